@@ -1,0 +1,85 @@
+/// A read-only view of a tensor's bytes inside storage that outlives it (an mmap'd file or an owned
+/// buffer). Row-major, contiguous. The `owner` reference keeps the storage alive.
+public struct TensorView: @unchecked Sendable {
+    public let name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let data: UnsafeRawPointer
+    public let owner: AnyObject?
+
+    public init(name: String, dtype: DType, shape: [Int], data: UnsafeRawPointer, owner: AnyObject?) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.data = data
+        self.owner = owner
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+    public var byteCount: Int { count * dtype.size }
+
+    /// Rows and columns when viewed as a matrix (leading dims folded into rows).
+    public var rows: Int { shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *) }
+    public var cols: Int { shape.last ?? 1 }
+
+    /// Element `i` widened to Float (slow; for tests and one-off reads).
+    public func element(_ i: Int) -> Float {
+        switch dtype {
+        case .f32: data.load(fromByteOffset: i * 4, as: Float.self)
+        case .f16: Half.f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        case .bf16: Half.bf16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        }
+    }
+
+    /// All elements widened to Float (allocates; for tests, embeddings rows use `row(_:into:)`).
+    public func toFloats() -> [Float] {
+        (0..<count).map(element)
+    }
+
+    /// Writes row `r` (of `cols` elements) widened to Float into `out`.
+    public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        let n = cols
+        let base = r * n
+        switch dtype {
+        case .f32:
+            out.update(from: data.advanced(by: base * 4).assumingMemoryBound(to: Float.self), count: n)
+        case .f16:
+            let p = data.advanced(by: base * 2).assumingMemoryBound(to: UInt16.self)
+            for i in 0..<n { out[i] = Half.f16ToFloat(p[i]) }
+        case .bf16:
+            let p = data.advanced(by: base * 2).assumingMemoryBound(to: UInt16.self)
+            for i in 0..<n { out[i] = Half.bf16ToFloat(p[i]) }
+        }
+    }
+}
+
+/// Owned, aligned storage for tensors made at run time (converted weights, test inputs).
+public final class OwnedBuffer: @unchecked Sendable {
+    public let raw: UnsafeMutableRawPointer
+    public let byteCount: Int
+
+    public init(byteCount: Int, alignment: Int = 64) {
+        self.byteCount = byteCount
+        self.raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
+        self.raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+    }
+
+    deinit { raw.deallocate() }
+
+    /// A view over a Float array copied into new storage, stored as `dtype`.
+    public static func tensor(name: String, shape: [Int], values: [Float], dtype: DType = .f32) -> TensorView {
+        precondition(shape.reduce(1, *) == values.count, "shape does not match value count")
+        let buffer = OwnedBuffer(byteCount: values.count * dtype.size)
+        switch dtype {
+        case .f32:
+            buffer.raw.bindMemory(to: Float.self, capacity: values.count).update(from: values, count: values.count)
+        case .f16:
+            let p = buffer.raw.bindMemory(to: UInt16.self, capacity: values.count)
+            for i in 0..<values.count { p[i] = Half.floatToF16(values[i]) }
+        case .bf16:
+            let p = buffer.raw.bindMemory(to: UInt16.self, capacity: values.count)
+            for i in 0..<values.count { p[i] = Half.floatToBF16(values[i]) }
+        }
+        return TensorView(name: name, dtype: dtype, shape: shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+    }
+}
