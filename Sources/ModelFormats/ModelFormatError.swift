@@ -1,0 +1,45 @@
+/// Everything that can be wrong with a weights file or a model directory's index. Each case names the
+/// file, and the tensor where one is involved, so a user can tell which download is broken.
+public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
+    case cannotRead(path: String, reason: String)
+    case truncatedHeader(path: String, fileSize: Int)
+    case headerTooLarge(path: String, headerSize: UInt64, fileSize: Int)
+    case invalidHeader(path: String, reason: String)
+    case invalidTensorEntry(path: String, tensor: String, reason: String)
+    case tensorOutOfBounds(path: String, tensor: String, start: Int, end: Int, dataSize: Int)
+    case sizeMismatch(path: String, tensor: String, shape: [Int], dtype: String, expectedBytes: Int, actualBytes: Int)
+    case unsupportedDType(path: String, tensor: String, dtype: String)
+    case missingTensor(name: String, directory: String)
+    case invalidIndex(path: String, reason: String)
+    case missingShard(index: String, shard: String)
+    case noWeights(directory: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotRead(path, reason):
+            "cannot read \(path): \(reason)"
+        case let .truncatedHeader(path, size):
+            "\(path): truncated safetensors file (\(size) bytes, too short for its header)"
+        case let .headerTooLarge(path, header, size):
+            "\(path): safetensors header claims \(header) bytes but the file has \(size) (truncated or not safetensors)"
+        case let .invalidHeader(path, reason):
+            "\(path): invalid safetensors header: \(reason)"
+        case let .invalidTensorEntry(path, tensor, reason):
+            "\(path): tensor '\(tensor)': \(reason)"
+        case let .tensorOutOfBounds(path, tensor, start, end, dataSize):
+            "\(path): tensor '\(tensor)' spans bytes \(start)..<\(end) but the data section has \(dataSize) bytes (truncated file?)"
+        case let .sizeMismatch(path, tensor, shape, dtype, expected, actual):
+            "\(path): tensor '\(tensor)' \(dtype)\(shape) needs \(expected) bytes but its offsets give \(actual)"
+        case let .unsupportedDType(path, tensor, dtype):
+            "\(path): tensor '\(tensor)' has dtype \(dtype), which Squint does not support (F32, F16, BF16)"
+        case let .missingTensor(name, dir):
+            "\(dir): weight '\(name)' not found in any safetensors file"
+        case let .invalidIndex(path, reason):
+            "\(path): invalid shard index: \(reason)"
+        case let .missingShard(index, shard):
+            "\(index) names shard '\(shard)', which is missing"
+        case let .noWeights(dir):
+            "\(dir): no *.safetensors files found"
+        }
+    }
+}
