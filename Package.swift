@@ -22,8 +22,12 @@ let package = Package(
         .target(name: "Sampling"),
         .target(name: "Models", dependencies: ["TensorCore", "ModelFormats", "Tokenizers"]),
         .target(name: "Inference", dependencies: ["Models", "Tokenizers", "Sampling", "TensorCore", "ModelFormats"]),
+        .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .target(name: "TerminalUI"),
+        .target(name: "CursesDriver", dependencies: ["CNcurses", "TerminalUI"]),
+        .target(name: "ChatApp", dependencies: ["TerminalUI", "Inference", "Sampling"]),
         .executableTarget(name: "squint", dependencies: [
-            "Inference", "Models", "Sampling", "TensorCore",
+            "Inference", "Models", "Sampling", "TensorCore", "ChatApp", "CursesDriver", "TerminalUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["TensorCore"], path: "Sources/TestSupport"),
@@ -34,5 +38,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "TestSupport"]),
         .testTarget(name: "SquintCLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"]),
+        .testTarget(name: "ChatAppTests", dependencies: ["ChatApp", "TerminalUI", "TestSupport"]),
     ]
 )
