@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Sampling
+import Sampling
 
 /// Both dynamic-temperature kinds. Expected numbers worked out by hand and checked with numpy:
 ///   p = [.1, .2, .3, .4]; H = -(p*log(p)).sum(); h = H / log(4)
@@ -55,6 +55,18 @@ final class DynamicTemperatureTests: XCTestCase {
         let (p, t) = finalProbs(s, logits: logits(fromProbs: base))
         XCTAssertEqual(t, 0.7385757, accuracy: 1e-5)
         assertProbs(p, [0.0688905, 0.1760926, 0.3049026, 0.4501143])
+    }
+
+    // llama.cpp's rule, mirrored: with R > 0 a base of 0 is not greedy but the range [0, R].
+    //   T = 0, R = 0.5: T_used = 0 + 0.5 * 0.9232197 = 0.4616098
+    //   -> p^(1/0.4616098) normalised = {0.0274404, 0.1231746, 0.2964784, 0.5529067}
+    func testZeroBaseWithRangeIsNotGreedy() {
+        var s = neutralSettings(order: [.temperature])
+        s.temperature = 0
+        s.dynatempRange = 0.5
+        let (p, t) = finalProbs(s, logits: logits(fromProbs: base))
+        XCTAssertEqual(t, 0.4616098, accuracy: 1e-5)
+        assertProbs(p, [0.0274404, 0.1231746, 0.2964784, 0.5529067])
     }
 
     // A confident distribution gets a low temperature: p = {.97, .01, .01, .01},

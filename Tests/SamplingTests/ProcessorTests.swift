@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Sampling
+import Sampling
 
 /// Single-stage checks on 4-5 token distributions. Where the case exists in llama.cpp's
 /// tests/test-sampling.cpp the inputs and expected outputs are copied from there (noted per test);

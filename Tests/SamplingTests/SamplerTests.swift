@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Sampling
+import Sampling
 
 /// The sampler as a whole: greedy ties, seeding, empirical frequencies, stage order, settings changed
 /// between tokens.

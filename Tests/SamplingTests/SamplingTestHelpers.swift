@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Sampling
+import Sampling
 
 /// Settings with every stage neutral, so a test can switch on exactly what it checks.
 func neutralSettings(order: [SamplerStage]) -> SamplerSettings {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Sampling
+import Sampling
 
 final class SettingsTests: XCTestCase {
     func testDefaultsMatchLlamaCppAndValidate() throws {
