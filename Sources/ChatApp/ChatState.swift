@@ -1,0 +1,126 @@
+import Foundation
+import Sampling
+import TerminalUI
+
+public enum Role: String, Sendable, Codable, Equatable {
+    case user, assistant, system, error
+}
+
+public enum MessageStatus: String, Sendable, Codable, Equatable {
+    case complete, streaming, stopped
+}
+
+/// One reply among several from `/compare`.
+public struct CandidateReply: Sendable, Codable, Equatable {
+    public var text = ""
+    public var temperatures: [Float] = []
+    /// The base temperature this column was asked for, when columns differ.
+    public var requestedTemperature: Float? = nil
+    public var finish: StopReason? = nil
+    public init(text: String = "", requestedTemperature: Float? = nil) {
+        self.text = text
+        self.requestedTemperature = requestedTemperature
+    }
+}
+
+public struct Message: Sendable, Codable, Equatable {
+    public var role: Role
+    /// As the model produced it: sanitised only when drawn or exported.
+    public var text: String
+    /// The temperature each token was sampled at (assistant replies).
+    public var temperatures: [Float] = []
+    public var status: MessageStatus = .complete
+    /// Non-empty for a comparison still waiting for one candidate to be kept.
+    public var candidates: [CandidateReply] = []
+
+    public init(role: Role, text: String, status: MessageStatus = .complete) {
+        self.role = role
+        self.text = text
+        self.status = status
+    }
+
+    public var isComparison: Bool { !candidates.isEmpty }
+}
+
+public enum Mode: Sendable, Equatable {
+    case idle
+    case generating
+    /// Ctrl-C at idle: a second Ctrl-C (or y) quits, anything else carries on.
+    case confirmQuit
+}
+
+public enum Overlay: Sendable, Equatable {
+    case none
+    case help
+    case sampling(selected: Int)
+    case sessions(selected: Int)
+}
+
+/// A generation the loop should start: one request, or several run one after another when the
+/// columns of a comparison need different temperatures (the engine's request has one temperature
+/// for all candidates).
+public struct GenerationPlan: Sendable, Equatable {
+    public var requests: [ChatRequest]
+    public init(requests: [ChatRequest]) { self.requests = requests }
+}
+
+/// Everything the chat screen shows; changed only by `reduce`.
+public struct ChatState: Sendable {
+    public var info: ModelInfo
+    public var messages: [Message] = []
+    public var editor = LineEditor()
+    public var settings = SamplerSettings()
+    public var maxTokens = 512
+    public var mode = Mode.idle
+    public var overlay = Overlay.none
+    /// Transcript lines scrolled up from the bottom (0 follows the newest text).
+    public var scrollBack = 0
+    public var showTemperatures = false
+    public var notice: String? = nil
+    public var contextUsed = 0
+    public var tokensPerSecond: Double = 0
+    public var sessionID: String
+    public var sessionTitle: String? = nil
+    /// The column selected in the latest comparison.
+    public var selectedCandidate = 0
+    /// Index in `messages` of the user message being edited (Alt-E), replaced on submit.
+    public var editingIndex: Int? = nil
+    public var lastCompareCount = 3
+
+    // Effects asked for by the reducer, taken by the loop.
+    public var pendingPlan: GenerationPlan? = nil
+    public var pendingExportPath: String? = nil
+    public var sessionList: [SessionSummary] = []
+    public var pendingResumeID: String? = nil
+
+    // Running generation bookkeeping.
+    var generationStart: Double? = nil
+    var generatedTokens = 0
+    var firstTokenTime: Double? = nil
+
+    public init(info: ModelInfo, sessionID: String) {
+        self.info = info
+        self.sessionID = sessionID
+    }
+
+    /// The conversation as the model sees it: user and assistant turns; a comparison still open counts
+    /// as its selected candidate.
+    public func turns(upTo end: Int? = nil) -> [ChatTurn] {
+        messages[0..<(end ?? messages.count)].compactMap { m in
+            switch m.role {
+            case .user: return ChatTurn(role: "user", text: m.text)
+            case .assistant:
+                if m.isComparison {
+                    let i = min(selectedCandidate, m.candidates.count - 1)
+                    return ChatTurn(role: "assistant", text: m.candidates[i].text)
+                }
+                return ChatTurn(role: "assistant", text: m.text)
+            case .system: return nil
+            case .error: return nil
+            }
+        }
+    }
+
+    public var lastAssistantIndex: Int? { messages.lastIndex { $0.role == .assistant } }
+    public var lastUserIndex: Int? { messages.lastIndex { $0.role == .user } }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import TerminalUI
+
+/// A run of text at a column, styled by a theme element.
+struct Span: Equatable {
+    var x: Int
+    var text: String
+    var element: Element
+}
+
+/// One transcript row before it is placed on the screen.
+struct Line: Equatable {
+    var spans: [Span] = []
+    init(_ spans: [Span] = []) { self.spans = spans }
+    init(x: Int, _ text: String, _ element: Element) { spans = [Span(x: x, text: text, element: element)] }
+}
+
+/// Lays the conversation out as rows for a given width.
+enum TranscriptView {
+    static let indent = 2
+    /// Below this many columns per reply, compared replies are shown one at a time as tabs.
+    static let minColumnWidth = 18
+
+    static func lines(_ state: ChatState, width: Int) -> [Line] {
+        var out: [Line] = []
+        let body = max(1, width - indent)
+        for (index, m) in state.messages.enumerated() {
+            switch m.role {
+            case .user:
+                out.append(Line(x: 0, "You", .userLabel))
+                out += wrapped(m.text, x: indent, width: body, .userText)
+            case .assistant:
+                var label = [Span(x: 0, text: Sanitizer.clean(state.info.name, singleLine: true), element: .assistantLabel)]
+                let labelEnd = CharWidth.of(label[0].text)
+                if m.status == .stopped {
+                    label.append(Span(x: labelEnd + 1, text: "[stopped]", element: .stoppedMark))
+                } else if m.status == .streaming, index == state.messages.count - 1 {
+                    label.append(Span(x: labelEnd + 1, text: "…", element: .systemText))
+                }
+                if m.isComparison {
+                    label.append(Span(x: CharWidth.of(label.map(\.text).joined(separator: " ")) + 1,
+                                      text: "\(m.candidates.count) replies: Tab picks, M-k keeps", element: .systemText))
+                    out.append(Line(label))
+                    out += comparison(m, selected: state.selectedCandidate, width: width, showTemps: state.showTemperatures)
+                } else {
+                    out.append(Line(label))
+                    out += wrapped(m.text, x: indent, width: body, .assistantText)
+                    if state.showTemperatures, !m.temperatures.isEmpty {
+                        out += sparkline(m.temperatures, x: indent, width: body)
+                    }
+                }
+            case .system:
+                out += wrapped(m.text, x: 0, width: width, .systemText)
+            case .error:
+                out += wrapped("! " + m.text, x: 0, width: width, .errorText)
+            }
+            out.append(Line())
+        }
+        return out
+    }
+
+    static func wrapped(_ text: String, x: Int, width: Int, _ element: Element) -> [Line] {
+        TextWrap.wrap(Sanitizer.clean(text), width: width).map { Line(x: x, $0, element) }
+    }
+
+    /// Temperatures as one block character per token, height by value (0 to 2) and colour by band.
+    static func sparkline(_ temps: [Float], x: Int, width: Int) -> [Line] {
+        let blocks = Array("▁▂▃▄▅▆▇█")
+        var lines: [Line] = []
+        var line = Line()
+        var col = x
+        for t in temps {
+            if col >= x + width {
+                lines.append(line)
+                line = Line()
+                col = x
+            }
+            let level = min(blocks.count - 1, max(0, Int(t / 2 * Float(blocks.count))))
+            line.spans.append(Span(x: col, text: String(blocks[level]), element: band(t)))
+            col += 1
+        }
+        lines.append(line)
+        let lo = temps.min() ?? 0, hi = temps.max() ?? 0
+        lines.append(Line(x: x, String(format: "temperature per token: %.2f to %.2f over %d tokens", lo, hi, temps.count), .systemText))
+        return lines
+    }
+
+    static func band(_ t: Float) -> Element {
+        t < 0.5 ? .tempCold : t < 0.9 ? .tempMild : t < 1.3 ? .tempWarm : .tempHot
+    }
+
+    static func header(_ c: CandidateReply, _ i: Int) -> String {
+        var h = "\(i + 1)"
+        if let t = c.requestedTemperature { h += String(format: " T%.2f", t) }
+        if let f = c.finish, f != .stop { h += " (\(f == .cancelled ? "stopped" : f.rawValue))" }
+        return h
+    }
+
+    static func comparison(_ m: Message, selected: Int, width: Int, showTemps: Bool) -> [Line] {
+        let n = m.candidates.count
+        let columns = Rect(x: 0, y: 0, width: width, height: 1).columns(n, gap: 2)
+        var out: [Line] = []
+        if let narrowest = columns.map(\.width).min(), narrowest >= minColumnWidth {
+            // Side by side.
+            var head = Line()
+            var bodies: [[Line]] = []
+            for (i, (c, r)) in zip(m.candidates, columns).enumerated() {
+                head.spans.append(Span(x: r.x, text: header(c, i), element: i == selected ? .columnSelected : .columnHeader))
+                var lines = wrapped(c.text, x: r.x, width: r.width, .assistantText)
+                if showTemps, !c.temperatures.isEmpty { lines += sparkline(c.temperatures, x: r.x, width: r.width).dropLast() }
+                bodies.append(lines)
+            }
+            out.append(head)
+            for row in 0..<(bodies.map(\.count).max() ?? 0) {
+                var line = Line()
+                for b in bodies where row < b.count { line.spans += b[row].spans }
+                out.append(line)
+            }
+        } else {
+            // Tabs: the selected reply at full width.
+            var head = Line()
+            var x = indent
+            for (i, c) in m.candidates.enumerated() {
+                let h = i == selected ? "[\(header(c, i))]" : " \(header(c, i)) "
+                head.spans.append(Span(x: x, text: h, element: i == selected ? .columnSelected : .columnHeader))
+                x += CharWidth.of(h) + 1
+            }
+            out.append(head)
+            let c = m.candidates[min(max(0, selected), n - 1)]
+            out += wrapped(c.text, x: indent, width: max(1, width - indent), .assistantText)
+            if showTemps, !c.temperatures.isEmpty { out += sparkline(c.temperatures, x: indent, width: max(1, width - indent)) }
+        }
+        let d = Diversity.measure(m.candidates.map(\.text))
+        out.append(Line(x: indent, String(format: "distinct-1 %.2f  distinct-2 %.2f  pairwise overlap %.2f",
+                                          d.distinct1, d.distinct2, d.pairwiseOverlap), .systemText))
+        return out
+    }
+}
