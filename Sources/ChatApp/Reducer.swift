@@ -41,6 +41,8 @@ public func reduce(_ state: inout ChatState, _ event: AppEvent, now: Double) -> 
         _ = size
         return .redraw
     case let .input(.key(key)): return handleKey(&state, key, now: now)
+    case .input(.terminate):
+        return state.mode == .generating ? [.cancel, .save, .quit] : [.save, .quit]
     case let .backend(e): return handleBackend(&state, e, now: now)
     case let .failed(message):
         if let i = state.lastAssistantIndex, state.messages[i].status == .streaming {

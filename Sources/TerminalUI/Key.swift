@@ -51,4 +51,6 @@ public enum InputEvent: Hashable, Sendable {
     case key(Key)
     /// The terminal changed size (SIGWINCH).
     case resize(Size)
+    /// SIGTERM, SIGHUP or SIGINT arrived: leave in order.
+    case terminate
 }
