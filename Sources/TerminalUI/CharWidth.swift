@@ -27,6 +27,7 @@ public enum CharWidth {
         default: break
         }
         if (0x1160...0x11FF).contains(v) { return 0 }   // Hangul medial vowels and final consonants join.
+        if (0x1F1E6...0x1F1FF).contains(v) { return 1 }  // a lone regional indicator (a pair is a flag: 2)
         if scalar.properties.isEmojiPresentation { return 2 }
         return isWide(v) ? 2 : 1
     }
@@ -38,13 +39,13 @@ public enum CharWidth {
         return total
     }
 
-    /// East Asian Width W or F ranges (Unicode 15, merged where adjacent; emoji are handled by the
-    /// Emoji_Presentation property instead).
+    /// East Asian Width W or F ranges (merged where adjacent; emoji are handled by the
+    /// Emoji_Presentation property instead). Checked against glibc's `wcwidth` in C.UTF-8 (the width
+    /// ncursesw places characters by), including its choice of two columns for U+4DC0-4DFF.
     static let wideRanges: [ClosedRange<UInt32>] = [
-        0x1100...0x115F, 0x2329...0x232A, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF,
-        0x4E00...0x9FFF, 0xA000...0xA4CF, 0xA960...0xA97F, 0xAC00...0xD7A3, 0xF900...0xFAFF,
+        0x1100...0x115F, 0x2329...0x232A, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x9FFF, 0xA000...0xA4CF, 0xA960...0xA97F, 0xAC00...0xD7A3, 0xF900...0xFAFF,
         0xFE10...0xFE19, 0xFE30...0xFE6F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x16FE0...0x16FE4,
-        0x17000...0x18CFF, 0x1B000...0x1B16F, 0x1F200...0x1F251, 0x20000...0x2FFFD, 0x30000...0x3FFFD,
+        0x17000...0x18CFF, 0x1B000...0x1B16F, 0x1F200...0x1F251, 0x1F260...0x1F265, 0x20000...0x2FFFD, 0x30000...0x3FFFD,
     ]
 
     static func isWide(_ v: UInt32) -> Bool {
