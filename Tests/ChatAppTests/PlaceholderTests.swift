@@ -1,2 +1,0 @@
-import XCTest
-final class ChatAppTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
