@@ -23,7 +23,8 @@ public enum ChatView {
         }
         let (above, statusRect) = canvas.bounds.splitBottom(1)
         let editorLayout = state.editor.layout(width: size.width - 2)
-        let inputRows = min(maxInputRows, max(1, editorLayout.lines.count))
+        // The input grows with its text, up to a third of the screen.
+        let inputRows = min(maxInputRows, size.height / 3, max(1, editorLayout.lines.count))
         let (rest, inputRect) = above.splitBottom(inputRows + 1)
         // Reserved for the image issue: attachments strip (zero rows until images can be attached).
         let (transcriptRect, _) = rest.splitBottom(attachmentsHeight(state))
@@ -54,9 +55,11 @@ public enum ChatView {
 
     /// Returns the largest useful scroll-back.
     static func drawTranscript(_ canvas: inout Canvas, _ state: ChatState, _ rect: Rect, theme: Theme) -> Int {
-        var lines = TranscriptView.lines(state, width: rect.width - 1)
+        // One more row than needed, so that a trailing blank line can be dropped.
+        var (lines, complete) = TranscriptView.lines(state, width: rect.width - 1, needed: rect.height + state.scrollBack + 1)
         while lines.last == Line() { lines.removeLast() }
-        let maxScroll = max(0, lines.count - rect.height)
+        // When older messages were not laid out, more scrolling is possible than these lines show.
+        let maxScroll = complete ? max(0, lines.count - rect.height) : max(state.scrollBack, lines.count - rect.height)
         let back = min(state.scrollBack, maxScroll)
         let first = max(0, lines.count - rect.height - back)
         for (row, line) in lines[first..<min(lines.count, first + rect.height)].enumerated() {
@@ -84,7 +87,7 @@ public enum ChatView {
             hint = " editing: Enter resends, Esc cancels "
             hintStyle = theme[.notice]
         } else {
-            hint = " Enter send · M-Enter newline · F1 help "
+            hint = borderRect.width >= 50 ? " Enter send · M-Enter newline · F1 help " : " Enter send · F1 help "
             hintStyle = theme[.inputBorder]
         }
         canvas.put(hint, x: borderRect.x + 1, y: borderRect.y, style: hintStyle, maxX: borderRect.maxX - 1)
@@ -102,8 +105,8 @@ public enum ChatView {
         return Point(x: editRect.x + 2 + layout.cursorColumn, y: editRect.y + layout.cursorRow - top)
     }
 
-    static func statusText(_ state: ChatState) -> (left: String, right: String) {
-        let s = state.settings
+    /// The temperature in force and the dynamic temperature mode, e.g. "T 0.80 dyn±0.30".
+    static func temperatureText(_ s: SamplerSettings) -> String {
         var temp = String(format: "T %.2f", s.temperature)
         switch DynatempMode(s) {
         case .off: break
@@ -111,21 +114,45 @@ public enum ChatView {
         case .head: temp += String(format: " head %.2f×%d", s.headTemp ?? 0, s.headTokens)
         case .both: temp += String(format: " head+dyn±%.2f", s.dynatempRange)
         }
+        return temp
+    }
+
+    /// The status line's left part, as detailed as `width` allows: the temperature and context are
+    /// kept longest, the family and seed go first.
+    static func statusText(_ state: ChatState, width: Int) -> String {
+        let s = state.settings
         let name = Sanitizer.clean(state.info.name, singleLine: true)
-        let left = " \(name) (\(state.info.family)) │ ctx \(state.contextUsed)/\(state.info.contextLength) │ "
-            + String(format: "%.1f tok/s", state.tokensPerSecond) + " │ \(temp) │ seed \(s.seed)"
-        let right: String = switch state.mode {
+        let ctx = "\(state.contextUsed)/\(state.info.contextLength)"
+        let tps = String(format: "%.1f tok/s", state.tokensPerSecond)
+        let temp = temperatureText(s)
+        let variants: [[String]] = [
+            ["\(name) (\(state.info.family))", "ctx \(ctx)", tps, temp, "seed \(s.seed)"],
+            [name, "ctx \(ctx)", tps, temp, "seed \(s.seed)"],
+            [name, "ctx \(ctx)", tps, temp],
+            [name, ctx, String(format: "%.1f t/s", state.tokensPerSecond), temp],
+            [name, ctx, temp],
+            [ctx, temp],
+        ]
+        for v in variants {
+            let text = " " + v.joined(separator: " │ ")
+            if CharWidth.of(text) <= width { return text }
+        }
+        return " " + temp
+    }
+
+    static func modeText(_ state: ChatState) -> String {
+        switch state.mode {
         case .generating: " ● writing "
         case .confirmQuit: " quit? "
         case .idle: " ready "
         }
-        return (left, right)
     }
 
     static func drawStatus(_ canvas: inout Canvas, _ state: ChatState, _ rect: Rect, theme: Theme) {
         canvas.fill(rect, style: theme[.statusBar])
-        let (left, right) = statusText(state)
+        let right = modeText(state)
         let rightX = rect.maxX - CharWidth.of(right)
+        let left = statusText(state, width: rightX - rect.x - 1)
         canvas.put(left, x: rect.x, y: rect.y, style: theme[.statusBar], maxX: rightX)
         canvas.put(right, x: rightX, y: rect.y, style: theme[.statusAccent])
     }
@@ -196,9 +223,10 @@ enum HelpView {
 
     static func draw(_ canvas: inout Canvas, in area: Rect, theme: Theme) {
         let items = entries()
-        let box = area.centered(width: min(area.width, 78), height: min(area.height, items.count + 2))
+        let keyWidth = min(26, items.map { CharWidth.of($0.0) }.max() ?? 10, max(8, area.width / 3))
+        let helpWidth = items.map { CharWidth.of($0.1) }.max() ?? 20
+        let box = area.centered(width: min(area.width, keyWidth + helpWidth + 5), height: min(area.height, items.count + 2))
         ChatView.drawBox(&canvas, box, title: "Keys and commands (any key closes)", theme: theme)
-        let keyWidth = min(26, max(10, box.width / 3))
         for (row, (k, h)) in items.prefix(max(0, box.height - 2)).enumerated() {
             let y = box.y + 1 + row
             canvas.put(k, x: box.x + 2, y: y, style: theme[.helpKey], maxX: box.x + 2 + keyWidth)

@@ -21,10 +21,26 @@ enum TranscriptView {
     /// Below this many columns per reply, compared replies are shown one at a time as tabs.
     static let minColumnWidth = 18
 
-    static func lines(_ state: ChatState, width: Int) -> [Line] {
+    /// The transcript's last rows: messages are laid out from the newest backwards until `needed` rows
+    /// exist (so a frame costs what the screen shows, not the whole history). `complete` says whether
+    /// every message was laid out.
+    static func lines(_ state: ChatState, width: Int, needed: Int = .max) -> (lines: [Line], complete: Bool) {
+        var blocks: [[Line]] = []
+        var count = 0
+        for index in state.messages.indices.reversed() {
+            let block = lines(of: index, state, width: width)
+            count += block.count
+            blocks.append(block)
+            if count >= needed, index > 0 { return (blocks.reversed().flatMap { $0 }, false) }
+        }
+        return (blocks.reversed().flatMap { $0 }, true)
+    }
+
+    static func lines(of index: Int, _ state: ChatState, width: Int) -> [Line] {
         var out: [Line] = []
         let body = max(1, width - indent)
-        for (index, m) in state.messages.enumerated() {
+        let m = state.messages[index]
+        do {
             switch m.role {
             case .user:
                 out.append(Line(x: 0, "You", .userLabel))
@@ -38,8 +54,10 @@ enum TranscriptView {
                     label.append(Span(x: labelEnd + 1, text: "…", element: .systemText))
                 }
                 if m.isComparison {
-                    label.append(Span(x: CharWidth.of(label.map(\.text).joined(separator: " ")) + 1,
-                                      text: "\(m.candidates.count) replies: Tab picks, M-k keeps", element: .systemText))
+                    let x = CharWidth.of(label.map(\.text).joined(separator: " ")) + 1
+                    let long = "· \(m.candidates.count) replies (Tab picks, M-k keeps)"
+                    let text = x + CharWidth.of(long) <= width ? long : "· \(m.candidates.count) replies"
+                    label.append(Span(x: x, text: text, element: .systemText))
                     out.append(Line(label))
                     out += comparison(m, selected: state.selectedCandidate, width: width, showTemps: state.showTemperatures)
                 } else {
@@ -81,7 +99,9 @@ enum TranscriptView {
         }
         lines.append(line)
         let lo = temps.min() ?? 0, hi = temps.max() ?? 0
-        lines.append(Line(x: x, String(format: "temperature per token: %.2f to %.2f over %d tokens", lo, hi, temps.count), .systemText))
+        let caption = String(format: "temperature per token %.2f–%.2f (%d tokens)", lo, hi, temps.count)
+        let short = String(format: "temp %.2f–%.2f", lo, hi)
+        lines.append(Line(x: x, CharWidth.of(caption) <= width ? caption : short, .systemText))
         return lines
     }
 
@@ -131,8 +151,9 @@ enum TranscriptView {
             if showTemps, !c.temperatures.isEmpty { out += sparkline(c.temperatures, x: indent, width: max(1, width - indent)) }
         }
         let d = Diversity.measure(m.candidates.map(\.text))
-        out.append(Line(x: indent, String(format: "distinct-1 %.2f  distinct-2 %.2f  pairwise overlap %.2f",
-                                          d.distinct1, d.distinct2, d.pairwiseOverlap), .systemText))
+        let long = String(format: "distinct-1 %.2f · distinct-2 %.2f · pairwise overlap %.2f", d.distinct1, d.distinct2, d.pairwiseOverlap)
+        let short = String(format: "d1 %.2f d2 %.2f overlap %.2f", d.distinct1, d.distinct2, d.pairwiseOverlap)
+        out.append(Line(x: indent, indent + CharWidth.of(long) <= width ? long : short, .systemText))
         return out
     }
 }

@@ -74,11 +74,12 @@ func send(_ state: inout ChatState, _ keys: [Key], now: Double = 0) -> Reaction 
 
 func typing(_ s: String) -> [Key] { s.map { Key.char($0) } }
 
-/// Compares `text` with Snapshots/NAME.txt. SQUINT_RECORD_SNAPSHOTS=1 rewrites the file; a missing
+/// Compares `text` with Tests/Snapshots/ChatApp/NAME.txt (outside the test target's directory, so
+/// SwiftPM does not ask for them to be declared as resources). SQUINT_RECORD_SNAPSHOTS=1 rewrites the file; a missing
 /// file is recorded and the test fails so that a new snapshot is looked at before it is committed.
 func assertSnapshot(_ text: String, named name: String, file: StaticString = #filePath, line: UInt = #line) {
-    let url = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent()
-        .appendingPathComponent("Snapshots/\(name).txt")
+    let url = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Snapshots/ChatApp/\(name).txt")
     let framed = text.split(separator: "\n", omittingEmptySubsequences: false).map { "|" + $0 }.joined(separator: "\n") + "\n"
     let record = ProcessInfo.processInfo.environment["SQUINT_RECORD_SNAPSHOTS"] == "1"
     guard !record, let expected = try? String(contentsOf: url, encoding: .utf8) else {

@@ -1,0 +1,123 @@
+@testable import ChatApp
+import Sampling
+import TerminalUI
+import XCTest
+
+/// Frames drawn through the HeadlessDriver, compared with committed text snapshots.
+final class SnapshotTests: XCTestCase {
+    func frame(_ state: ChatState, _ width: Int, _ height: Int) -> String {
+        let driver = HeadlessDriver(size: Size(width: width, height: height))
+        var screen = Canvas(size: driver.size)
+        let f = ChatView.render(state, size: driver.size, theme: .builtinDark)
+        screen.adopt(f.canvas)
+        driver.present(&screen, cursor: f.cursor)
+        return driver.frames.last ?? ""
+    }
+
+    func conversation() -> ChatState {
+        var s = makeState()
+        s.settings.seed = 42
+        s.messages = [
+            Message(role: .user, text: "Say hello in Chinese and Japanese, please."),
+            Message(role: .assistant, text: "中文：你好，世界！日本語：こんにちは、世界。Mixed text wraps by width 😀 ok."),
+            Message(role: .user, text: "Thanks\nand a second line"),
+        ]
+        s.contextUsed = 87
+        s.tokensPerSecond = 12.5
+        return s
+    }
+
+    func testTranscriptWrapsCJKAt40x12() {
+        let text = frame(conversation(), 40, 12)
+        assertSnapshot(text, named: "transcript-cjk-40x12")
+        for line in text.split(separator: "\n") { XCTAssertLessThanOrEqual(CharWidth.of(line), 40) }
+    }
+
+    func testStreamingReplyWithStoppedMarkAndEscapesRemoved() {
+        var s = conversation()
+        s.messages.append(Message(role: .assistant, text: "Partial \u{1B}[2J\u{1B}]0;pwned\u{07}answer", status: .stopped))
+        s.settings.dynatempRange = 0.3
+        s.notice = "stopped"
+        let text = frame(s, 60, 14)
+        XCTAssertFalse(text.contains("\u{1B}"))
+        XCTAssertTrue(text.contains("Partial answer"))
+        assertSnapshot(text, named: "stopped-60x14")
+    }
+
+    func testTooSmall() {
+        assertSnapshot(frame(conversation(), 30, 8), named: "too-small-30x8")
+    }
+
+    func comparison(temps: [Float]?) -> ChatState {
+        var s = makeState()
+        s.messages = [Message(role: .user, text: "Name a colour.")]
+        var m = Message(role: .assistant, text: "", status: .complete)
+        let texts = ["Blue, like the sky on a clear day.", "Red is a warm colour.", "Green 绿色 as in leaves."]
+        m.candidates = texts.enumerated().map { i, t in
+            var c = CandidateReply(text: t, requestedTemperature: temps?[i])
+            c.finish = i == 1 ? .length : .stop
+            c.temperatures = Array(repeating: temps?[i] ?? 0.8, count: 6)
+            return c
+        }
+        s.messages.append(m)
+        s.selectedCandidate = 1
+        return s
+    }
+
+    func testCompareColumns() {
+        assertSnapshot(frame(comparison(temps: [0.3, 0.8, 1.3]), 80, 14), named: "compare-columns-80x14")
+    }
+
+    func testCompareTabsWhenNarrow() {
+        assertSnapshot(frame(comparison(temps: nil), 40, 14), named: "compare-tabs-40x14")
+    }
+
+    func testSamplingPanel() {
+        var s = conversation()
+        s.overlay = .sampling(selected: 2)
+        s.settings.headTemp = 1.2
+        s.settings.headTokens = 4
+        assertSnapshot(frame(s, 70, 24), named: "sampling-panel-70x24")
+    }
+
+    func testSamplingPanelScrollsInASmallWindow() {
+        var s = conversation()
+        s.overlay = .sampling(selected: 14)
+        let text = frame(s, 40, 12)
+        XCTAssertTrue(text.contains("head-tokens"), text)
+        assertSnapshot(text, named: "sampling-panel-40x12")
+    }
+
+    func testTemperatureSparkline() {
+        var s = makeState()
+        s.messages = [Message(role: .user, text: "hi"), Message(role: .assistant, text: "one two three four")]
+        s.messages[1].temperatures = [0.2, 0.6, 1.0, 1.4, 1.9, 0.8]
+        s.showTemperatures = true
+        assertSnapshot(frame(s, 40, 12), named: "temperatures-40x12")
+    }
+
+    func testHelpIsDrawnFromTheKeyMap() {
+        var s = makeState()
+        s.overlay = .help
+        let text = frame(s, 100, 40)
+        for b in KeyMap.bindings { XCTAssertTrue(text.contains(b.help), "missing: \(b.help)") }
+        assertSnapshot(text, named: "help-100x40")
+    }
+
+    func testMultiLineInputGrowsAndKeepsTheCursorVisible() {
+        var s = makeState()
+        s.editor.setText((1...9).map { "line \($0)" }.joined(separator: "\n"))
+        let f = ChatView.render(s, size: Size(width: 40, height: 12), theme: .builtinDark)
+        XCTAssertEqual(f.cursor, Point(x: 8, y: 10))   // last visible input row, after "line 9"
+        assertSnapshot(f.canvas.text(), named: "multiline-input-40x12")
+    }
+
+    func testScrolledBackShowsOlderLinesAndATag() {
+        var s = conversation()
+        s.scrollBack = 3
+        let f = ChatView.render(s, size: Size(width: 40, height: 12), theme: .builtinDark)
+        XCTAssertTrue(f.canvas.text().contains("more below"))
+        XCTAssertGreaterThanOrEqual(f.maxScrollBack, 3)
+        assertSnapshot(f.canvas.text(), named: "scrolled-40x12")
+    }
+}
