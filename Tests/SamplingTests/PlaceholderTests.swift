@@ -1,2 +1,0 @@
-import XCTest
-final class SamplingTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
