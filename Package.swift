@@ -23,6 +23,9 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorCore", "ModelFormats", "Tokenizers"]),
         .target(name: "Inference", dependencies: ["Models", "Tokenizers", "Sampling", "TensorCore", "ModelFormats"]),
         .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "ImageProcessing", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "TerminalUI"),
         .target(name: "CursesDriver", dependencies: ["CNcurses", "TerminalUI"]),
         .target(name: "ChatApp", dependencies: ["TerminalUI", "Inference", "Sampling"]),
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "TestSupport"]),
         .testTarget(name: "SquintCLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"]),
         .testTarget(name: "TerminalUITests", dependencies: ["TerminalUI", "TestSupport"]),
         .testTarget(name: "ChatAppTests", dependencies: ["ChatApp", "TerminalUI", "TestSupport"]),
     ]
