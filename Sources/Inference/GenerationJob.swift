@@ -15,7 +15,9 @@ struct GenerationJob {
     private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
     private func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b - a) / 1e6 }
 
-    func run(emit: (GenerationEvent) -> Void) throws {
+    /// Runs to the end; returns the final `.done` event, which the caller sends after releasing the
+    /// session, so that a consumer who starts the next turn on `.done` never finds the engine busy.
+    func run(emit: (GenerationEvent) -> Void) throws -> GenerationEvent {
         guard request.maxTokens >= 0 else { throw InferenceError.invalidRequest("max tokens must not be negative") }
         guard (1...64).contains(request.candidates) else {
             throw InferenceError.invalidRequest("the number of candidates must be between 1 and 64")
@@ -24,23 +26,36 @@ struct GenerationJob {
         let lm = model.language
         let cache = session.cache
         let logits = session.logits
-        let prompt = try EngineSupport.promptTokens(model, request.prompt)
+        let plan = try PromptBuilder.plan(model, request, cache: session.features)
+        let prompt = plan.ids
         guard !prompt.isEmpty else { throw InferenceError.emptyPrompt }
         guard prompt.count < cache.capacity else {
             throw ModelError.contextFull(capacity: cache.capacity, needed: prompt.count + 1)
         }
         var timings = Timings()
+        timings.imageEncodeMs = plan.imageEncodeMs
 
         // Prefill what the cache does not already hold. At least the last prompt token is recomputed:
         // its logits start the reply.
-        let reuse = min(cache.sharedPrefix(with: prompt), prompt.count - 1)
+        let reuse = min(cache.sharedPrefix(with: plan.entries), prompt.count - 1)
         cache.truncate(to: reuse)
+        cache.positionDelta = plan.positionDelta
         let t0 = now()
-        try lm.forward(tokens: Array(prompt[reuse...]), cache: cache, logits: logits.baseAddress!)
+        if let positions = plan.positions {
+            let n = prompt.count - reuse
+            let hidden = lm.config.hiddenSize
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: n * hidden)
+            defer { rows.deallocate() }
+            try PromptBuilder.embedRows(plan, from: reuse, model: model, into: rows)
+            try lm.forward(embeddings: rows, count: n, positions: positions.dropFirst(reuse),
+                           entries: Array(plan.entries[reuse...]), cache: cache, logits: logits.baseAddress!)
+        } else {
+            try lm.forward(tokens: Array(prompt[reuse...]), cache: cache, logits: logits.baseAddress!)
+        }
         timings.prefillMs = ms(t0, now())
         timings.prefillTokens = prompt.count - reuse
         timings.reusedTokens = reuse
-        emit(.prompt(tokens: prompt, reused: reuse))
+        emit(.prompt(tokens: prompt, reused: reuse, imageTokens: plan.imageTokenCounts))
 
         let promptLogits = request.candidates > 1 ? Array(logits) : []
         var seen = 0
@@ -97,34 +112,14 @@ struct GenerationJob {
             if cand.finishReason == .cancelled { break }
         }
         timings.decodeMs = ms(decodeStart, now())
-        emit(.done(candidates: candidates, timings: timings, logits: captured))
-    }
-}
-
-enum EngineSupport {
-    static func promptTokens(_ model: LoadedModel, _ input: PromptInput) throws -> [Int] {
-        switch input {
-        case let .chat(messages):
-            if messages.contains(where: { $0.imageCount > 0 }) && !model.isMultimodal {
-                throw InferenceError.imagesNotSupported(modelType: model.modelType)
-            }
-            guard let template = model.chatTemplate else {
-                throw InferenceError.noChatTemplate(directory: model.directory.path)
-            }
-            let rendered = try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages)
-            return model.tokenizer.encode(rendered, addSpecialTokens: false)
-        case let .raw(text):
-            return model.tokenizer.encode(text, addSpecialTokens: true)
-        case let .tokens(ids):
-            return ids
-        }
+        return .done(candidates: candidates, timings: timings, logits: captured)
     }
 }
 
 /// Messages -> the template's variables, as transformers' `apply_chat_template` passes them.
 enum ChatRendering {
     static func render(_ template: ChatTemplate, tokenizer tk: Tokenizer, messages: [ChatMessage],
-                       addGenerationPrompt: Bool = true) throws -> String {
+                       addGenerationPrompt: Bool = true, variables: [String: String] = [:]) throws -> String {
         let list = messages.map { m -> JinjaValue in
             let content: Any = m.isPlainString
                 ? m.parts.compactMap { if case let .text(t) = $0 { t } else { nil } }.joined()
@@ -139,6 +134,7 @@ enum ChatRendering {
         var extra: [String: JinjaValue] = [:]
         if let pad = tk.padToken { extra["pad_token"] = .string(pad) }
         if let unk = tk.unkToken { extra["unk_token"] = .string(unk) }
+        for (k, v) in variables { extra[k] = .string(v) }
         return try template.render(messages: list, addGenerationPrompt: addGenerationPrompt,
                                    bosToken: tk.bosToken, eosToken: tk.eosToken, extra: extra)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ImageProcessing
 import Models
 import Sampling
 import Tokenizers
@@ -115,7 +116,9 @@ public actor InferenceEngine {
             let result = Result { try job.run { continuation.yield($0) } }
             session.lock.unlock()
             switch result {
-            case .success: continuation.finish()
+            case let .success(done):
+                continuation.yield(done)
+                continuation.finish()
             case let .failure(error): continuation.finish(throwing: error)
             }
         }
@@ -127,7 +130,7 @@ public actor InferenceEngine {
         var prompt: [Int] = []
         for try await event in generate(request) {
             switch event {
-            case let .prompt(tokens, _): prompt = tokens
+            case let .prompt(tokens, _, _): prompt = tokens
             case let .done(candidates, timings, logits): return (prompt, candidates, timings, logits)
             default: break
             }
@@ -139,17 +142,25 @@ public actor InferenceEngine {
 
     /// The chat template's rendering of `messages`, as transformers'
     /// `apply_chat_template(messages, add_generation_prompt=..., tokenize=False)`.
-    public nonisolated func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+    public nonisolated func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true,
+                                       variables: [String: String] = [:]) throws -> String {
         guard let template = model.chatTemplate else {
             throw InferenceError.noChatTemplate(directory: model.directory.path)
         }
         return try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages,
-                                        addGenerationPrompt: addGenerationPrompt)
+                                        addGenerationPrompt: addGenerationPrompt, variables: variables)
     }
 
-    /// The token ids a prompt becomes.
-    public nonisolated func promptTokens(_ input: PromptInput) throws -> [Int] {
-        try EngineSupport.promptTokens(model, input)
+    /// The token ids a prompt becomes (images are decoded and encoded to count their tokens).
+    public func promptTokens(_ request: GenerationRequest) throws -> [Int] {
+        session.lock.lock(); defer { session.lock.unlock() }
+        return try PromptBuilder.plan(model, request, cache: session.features).ids
+    }
+
+    /// How many tokens an image of this size costs under the given settings, before any work is done.
+    public nonisolated func imageTokenCost(width: Int, height: Int, settings: ImageSettings = ImageSettings()) throws -> Int {
+        guard let vision = model.vision else { throw InferenceError.imagesNotSupported(modelType: model.modelType) }
+        return try vision.tokenCount(width: width, height: height, settings: settings)
     }
 }
 
@@ -158,6 +169,7 @@ final class Session: @unchecked Sendable {
     let lock = NSLock()
     let cache: KVCache
     let logits: UnsafeMutableBufferPointer<Float>
+    let features = FeatureCache()
 
     init(model: LoadedModel, capacity: Int) {
         cache = model.language.makeCache(capacity: capacity)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Sampling
 
 /// One part of a message's content, in transformers' format.
@@ -50,6 +51,12 @@ public struct GenerationRequest: Sendable {
     public var candidates = 1
     /// Keep every step's raw logits of the first candidate (for `--dump-logits`).
     public var captureLogits = false
+    /// Image files filling the `.image` parts of the messages, in order.
+    public var images: [String] = []
+    /// Image preprocessing overrides (min/max pixels).
+    public var imageSettings = ImageSettings()
+    /// Extra variables for the chat template (e.g. `date_string`).
+    public var templateVariables: [String: String] = [:]
 
     public init(prompt: PromptInput) { self.prompt = prompt }
 }
@@ -89,8 +96,8 @@ public struct Candidate: Sendable, Equatable {
 }
 
 public enum GenerationEvent: Sendable {
-    /// The prompt was tokenized and prefilled.
-    case prompt(tokens: [Int], reused: Int)
+    /// The prompt was tokenized and prefilled; `imageTokens` is the token count of each image.
+    case prompt(tokens: [Int], reused: Int, imageTokens: [Int])
     /// A token was sampled: its id, the text it completes (possibly empty mid-character), the temperature used.
     case token(candidate: Int, id: Int, text: String, temperature: Float)
     case candidateFinished(candidate: Int, Candidate)

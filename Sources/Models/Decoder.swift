@@ -107,7 +107,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         let vocab = embedding.shape[0], h = config.hiddenSize
         for (j, t) in tokens.enumerated() {
             guard t >= 0 && t < vocab else { throw ModelError.tokenOutOfRange(token: t, vocabularySize: vocab) }
-            embedding.row(t, into: out + j * h)
+            Kernels.convertRow(embedding, row: t, into: out + j * h)
         }
     }
 

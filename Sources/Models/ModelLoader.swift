@@ -13,8 +13,9 @@ public final class LoadedModel: @unchecked Sendable {
     public let chatTemplate: ChatTemplate?
     /// Ids that end a reply: generation_config.json's `eos_token_id`, the config's, and the tokenizer's eos.
     public let stopTokenIDs: Set<Int>
-    /// True once a vision family is loaded (images are refused otherwise).
-    public let isMultimodal: Bool
+    /// The vision side of vision-language families (nil for text-only models: images are refused).
+    public let vision: (any VisionLanguage)?
+    public var isMultimodal: Bool { vision != nil }
 
     public init(directory: URL) throws {
         let fm = FileManager.default
@@ -36,7 +37,7 @@ public final class LoadedModel: @unchecked Sendable {
         let weights = try WeightStore(directory: directory)
         let loaded = try family.load(LoadContext(directory: directory, config: config, modelType: type, weights: weights))
         language = loaded.language
-        isMultimodal = false
+        vision = loaded.vision
 
         do {
             tokenizer = try Tokenizer(directory: directory)

@@ -21,7 +21,12 @@ public struct LoadContext: @unchecked Sendable {
 /// What a family's loader returns.
 public struct LoadedWeights: @unchecked Sendable {
     public let language: any LanguageModel
-    public init(language: any LanguageModel) { self.language = language }
+    /// The vision tower, connector and processor of vision-language families.
+    public let vision: (any VisionLanguage)?
+    public init(language: any LanguageModel, vision: (any VisionLanguage)? = nil) {
+        self.language = language
+        self.vision = vision
+    }
 }
 
 public enum ModelRegistry {
@@ -29,6 +34,7 @@ public enum ModelRegistry {
     public static let families: [any ModelFamily.Type] = [
         Qwen2Family.self,
         LlamaFamily.self,
+        Qwen2VLFamily.self,
     ]
 
     public static var supportedModelTypes: [String] { families.flatMap { $0.modelTypes }.sorted() }

@@ -7,6 +7,14 @@ public enum PositionIDs: Sendable, Equatable {
     /// M-RoPE (Qwen2-VL): a temporal, height and width position per token, each `[n]`.
     case multimodal(t: [Int32], h: [Int32], w: [Int32])
 
+    /// The positions of tokens `from...` (a prompt whose head is already cached).
+    public func dropFirst(_ k: Int) -> PositionIDs {
+        switch self {
+        case let .sequential(start): .sequential(start: start + k)
+        case let .multimodal(t, h, w): .multimodal(t: Array(t.dropFirst(k)), h: Array(h.dropFirst(k)), w: Array(w.dropFirst(k)))
+        }
+    }
+
     /// The 1-D position of token `j` (M-RoPE models use the temporal one for the cache index only).
     func component(_ c: Int, token j: Int) -> Int {
         switch self {

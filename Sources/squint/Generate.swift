@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Models
 import Sampling
 
 struct Generate: AsyncParsableCommand {
@@ -36,6 +37,10 @@ struct Generate: AsyncParsableCommand {
     var json = false
     @Option(name: .customLong("dump-logits"), help: "Write each step's raw logits of the first candidate to this .npy file.")
     var dumpLogits: String?
+    @Option(name: .customLong("min-pixels"), help: "Smallest image area after resizing (default: the checkpoint's processor config).")
+    var minPixels: Int?
+    @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing (default: the checkpoint's processor config).")
+    var maxPixels: Int?
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
@@ -69,14 +74,18 @@ struct Generate: AsyncParsableCommand {
         request.ignoreEOS = ignoreEOS
         request.candidates = candidates
         request.captureLogits = dumpLogits != nil
+        request.images = images
+        request.imageSettings = ImageSettings(minPixels: minPixels, maxPixels: maxPixels)
 
         var promptTokens: [Int] = []
+        var imageTokens: [Int] = []
         var result: (candidates: [Candidate], timings: Timings, logits: [[Float]])?
         let out = FileHandle.standardOutput
         for try await event in await engine.generate(request) {
             switch event {
-            case let .prompt(tokens, _):
+            case let .prompt(tokens, _, counts):
                 promptTokens = tokens
+                imageTokens = counts
             case let .token(candidate, _, text, _):
                 if !json && !text.isEmpty {
                     if candidates > 1 && candidate > 0 && text.isEmpty { break }
@@ -99,7 +108,7 @@ struct Generate: AsyncParsableCommand {
         if json {
             let object = GenerateReport(promptTokens: promptTokens, candidates: result.candidates,
                                         timings: result.timings, seed: request.sampling.seed,
-                                        imageTokens: []).jsonObject()
+                                        imageTokens: imageTokens).jsonObject()
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             out.write(data)
             out.write(Data("\n".utf8))

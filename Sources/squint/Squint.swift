@@ -20,7 +20,7 @@ enum SquintVersion {
 
 /// Prints a one-line error naming the problem and exits non-zero (no stack traces for bad input).
 func fail(_ error: Error) -> Never {
-    let text = (error as? CustomStringConvertible)?.description ?? error.localizedDescription
+    let text = String(describing: error)
     FileHandle.standardError.write(Data("squint: error: \(text)\n".utf8))
     exit(1)
 }

@@ -30,12 +30,16 @@ final class EngineTests: XCTestCase {
             let dir = Fixtures.url("models/\(name)")
             guard FileManager.default.fileExists(atPath: dir.path) else { continue }
             let engine = try InferenceEngine(directory: dir)
-            let chat = try reference(name)["chat"] as! [String: Any]
+            let ref = try reference(name)
+            let chat = ref["chat"] as! [String: Any]
+            let variables = (ref["template_kwargs"] as? [String: String]) ?? [:]
             let messages = (chat["messages"] as! [[String: Any]]).map {
                 ChatMessage(role: $0["role"] as! String, text: $0["content"] as! String)
             }
-            XCTAssertEqual(try engine.renderChat(messages), chat["rendered"] as? String, "\(name) rendering")
-            let result = try await engine.complete(greedy(.chat(messages)))
+            XCTAssertEqual(try engine.renderChat(messages, variables: variables), chat["rendered"] as? String, "\(name) rendering")
+            var request = greedy(.chat(messages))
+            request.templateVariables = variables
+            let result = try await engine.complete(request)
             XCTAssertEqual(result.prompt, chat["ids"] as? [Int], "\(name) prompt ids")
             XCTAssertEqual(result.candidates[0].tokens, chat["greedy_new_ids"] as? [Int], "\(name) greedy ids")
             XCTAssertEqual(result.candidates[0].finishReason, .length)
@@ -177,7 +181,8 @@ final class EngineTests: XCTestCase {
 
     func testImagesOnATextModelAreRefused() async throws {
         let engine = try engine()
-        let request = greedy(.chat([ChatMessage(role: "user", parts: [.image, .text("what is this?")])]))
+        var request = greedy(.chat([ChatMessage(role: "user", parts: [.image, .text("what is this?")])]))
+        request.images = [Fixtures.url("models/qwen2-v4/config.json").path]
         do {
             _ = try await engine.complete(request)
             XCTFail("expected an error")
