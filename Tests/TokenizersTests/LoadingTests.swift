@@ -148,3 +148,30 @@ final class LoadingTests: XCTestCase {
         }
     }
 }
+
+/// tokenizer_config.json switches, against transformers 5 `AutoTokenizer` on patched copies of the fixtures.
+final class ConfigSwitchTests: XCTestCase {
+    func tokenizer(_ name: String, patch: [String: Any]) throws -> Tokenizer {
+        let dir = Fixtures.url("tokenizers/\(name)")
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("tokenizer_config.json"))) as? [String: Any])
+        config.merge(patch) { $1 }
+        return try Tokenizer(tokenizerJSON: Data(contentsOf: dir.appendingPathComponent("tokenizer.json")),
+                             tokenizerConfigJSON: JSONSerialization.data(withJSONObject: config))
+    }
+
+    func testSplitSpecialTokensTokenizesThemAsText() throws {
+        let t = try tokenizer("qwen2", patch: ["split_special_tokens": true])
+        XCTAssertEqual(t.encode("<|im_start|>hi<|im_end|>"),
+                       [27, 91, 72, 76, 62, 265, 367, 83, 91, 29, 749, 27, 91, 72, 76, 62, 68, 273, 91, 29])
+        XCTAssertEqual(t.encode("Hello"), [507])
+    }
+
+    /// transformers 5 keeps tokenizer.json's post-processor whatever add_bos_token/add_eos_token say.
+    func testAddBOSFlagsInConfigDoNotChangeThePipeline() throws {
+        let t = try tokenizer("llama3", patch: ["add_bos_token": false, "add_eos_token": true])
+        XCTAssertEqual(t.encode("Hello"), [1202, 510])
+        XCTAssertEqual(t.encode("<|begin_of_text|>x"), [1202, 1202, 87])
+        XCTAssertEqual(t.encode("Hello", addSpecialTokens: false), [510])
+        XCTAssertTrue(t.addBOSToken)
+    }
+}
