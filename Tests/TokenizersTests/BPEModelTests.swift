@@ -62,3 +62,23 @@ final class BPEModelTests: XCTestCase {
         XCTAssertEqual(ByteKey(nfc), ByteKey(String(nfc.unicodeScalars)))
     }
 }
+
+final class ConcurrencyTests: XCTestCase {
+    /// One tokenizer shared by many tasks (the word cache is the only mutable state) gives the same ids
+    /// as a sequential run.
+    func testConcurrentEncodeIsConsistent() async throws {
+        let tokenizer = try Tokenizer(directory: Fixtures.url("tokenizers/qwen2"))
+        let texts = (0..<64).map { i in "Request \(i): 今天天气很好 \(String(repeating: "ab", count: i)) 🍕 <|im_end|>" }
+        let expected = texts.map { tokenizer.encode($0) }
+        let results = await withTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, text) in texts.enumerated() {
+                group.addTask { (i, tokenizer.encode(text)) }
+            }
+            var out = [[Int]](repeating: [], count: texts.count)
+            for await (i, ids) in group { out[i] = ids }
+            return out
+        }
+        XCTAssertEqual(results, expected)
+        XCTAssertEqual(tokenizer.decode(expected[5]), texts[5])
+    }
+}
