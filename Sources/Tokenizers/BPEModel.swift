@@ -35,9 +35,9 @@ struct BPEModel: Sendable {
         vocab.reserveCapacity(vocabJSON.object.keys.count)
         var maxID = -1
         for (token, value) in zip(vocabJSON.object.keys, vocabJSON.object.values) {
-            guard let id = value.int, id >= 0, id < 50_000_000 else {
+            guard let id = value.int, id >= 0, id < 16_000_000 else {
                 throw TokenizerError.invalidValue(section: vocabJSON.section, key: token,
-                                                  expected: "token id in 0..<50000000", actual: "\(value)")
+                                                  expected: "token id in 0..<16000000", actual: "\(value)")
             }
             vocab[ByteKey(token)] = id
             maxID = max(maxID, id)

@@ -23,4 +23,25 @@ final class PreTokenizerTests: XCTestCase {
             }
         }
     }
+
+    func make(_ json: String) throws -> any PreTokenizer {
+        try PreTokenizers.make(JSONReader.parse(Data(json.utf8), file: "test"))
+    }
+
+    /// Splits inside grapheme clusters (digit + combining mark, "\r\n") must cut at scalar boundaries,
+    /// as Rust does; expected values from tokenizers 0.23 `pre_tokenize_str`.
+    func testSubGraphemeSplitsAndOtherPreTokenizers() throws {
+        XCTAssertEqual(try make(#"{"type": "Digits", "individual_digits": true}"#).split(["1\u{301}2\r\n3"], firstAtStart: true),
+                       ["1", "\u{301}", "2", "\r\n", "3"])
+        let seq = try make(#"{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": false},"# +
+                           #" {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}]}"#)
+        XCTAssertEqual(seq.split(["ab1\u{301}22 x\r\n\u{301}y"], firstAtStart: true),
+                       ["ab", "1", "Ìģ", "22", "Ġx", "č", "Ċ", "Ìģ", "y"])
+        XCTAssertEqual(try make(#"{"type": "Punctuation", "behavior": "Isolated"}"#).split(["a.\u{301}b!!"], firstAtStart: true),
+                       ["a", ".", "\u{301}b", "!", "!"])
+        XCTAssertEqual(try make(#"{"type": "WhitespaceSplit"}"#).split([" a\r\n b\u{3000}c "], firstAtStart: true),
+                       ["a", "b", "c"])
+        XCTAssertEqual(try make(#"{"type": "Whitespace"}"#).split(["héllo, wörld!! 12"], firstAtStart: true),
+                       ["héllo", ",", "wörld", "!!", "12"])
+    }
 }
