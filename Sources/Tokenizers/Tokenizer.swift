@@ -3,6 +3,11 @@ import Foundation
 /// A Hugging Face `tokenizer.json` tokenizer: added tokens -> normalizer -> pre-tokenizer -> BPE model ->
 /// post-processor, and back through the decoder. Immutable after loading (the word cache locks), so one
 /// instance can be shared across tasks.
+///
+/// The pipeline is tokenizer.json exactly as the `tokenizers` library (and transformers 4, llama.cpp) runs
+/// it. transformers 5 differs for classes with their own `__init__`: `tokenizer_class: GPT2Tokenizer`
+/// (SmolLM2) is rebuilt with a bare ByteLevel pre-tokenizer, dropping the Digits step, so text with a
+/// whitespace run before digits ("  12") can tokenize differently there. We keep the trained pipeline.
 public final class Tokenizer: Sendable {
     let addedTokens: [AddedToken]
     /// Added tokens matched on the raw input (`normalized: false`).
