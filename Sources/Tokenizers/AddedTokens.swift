@@ -38,9 +38,13 @@ struct AddedTokenMatcher: Sendable {
     /// Candidates by first UTF-8 byte, longest first.
     private let buckets: [[Candidate]]
     let isEmpty: Bool
+    /// tokenizer_config.json `split_special_tokens`: special tokens in the text are not matched and get
+    /// tokenized like ordinary text (tokenizers' `encode_special_tokens`).
+    let splitSpecialTokens: Bool
 
     /// `patterns` pairs each token with the text to search for (its normalized form for normalized tokens).
-    init(_ patterns: [(token: AddedToken, pattern: String)]) {
+    init(_ patterns: [(token: AddedToken, pattern: String)], splitSpecialTokens: Bool = false) {
+        self.splitSpecialTokens = splitSpecialTokens
         var buckets = [[Candidate]](repeating: [], count: 256)
         for (token, pattern) in patterns {
             let bytes = Array(pattern.utf8)
@@ -71,6 +75,7 @@ struct AddedTokenMatcher: Sendable {
             var stop = i + match.bytes.count
             i = stop
             let token = match.token
+            if splitSpecialTokens && token.special { continue }
             if token.singleWord {
                 // \w as in tokenizers' regexes: letters, marks, digits, connector punctuation.
                 let before = start == 0 ? nil : text[..<index(start)].unicodeScalars.last

@@ -32,12 +32,12 @@ struct BPEModel: Sendable {
         let section = json.section
         let vocabJSON = try json.reader("vocab")
         var vocab: [ByteKey: Int] = [:]
-        vocab.reserveCapacity(vocabJSON.object.count)
+        vocab.reserveCapacity(vocabJSON.object.keys.count)
         var maxID = -1
-        for (token, value) in vocabJSON.object {
-            guard let id = value as? Int, id >= 0, id < 50_000_000 else {
+        for (token, value) in zip(vocabJSON.object.keys, vocabJSON.object.values) {
+            guard let id = value.int, id >= 0, id < 16_000_000 else {
                 throw TokenizerError.invalidValue(section: vocabJSON.section, key: token,
-                                                  expected: "token id in 0..<50000000", actual: "\(value)")
+                                                  expected: "token id in 0..<16000000", actual: "\(value)")
             }
             vocab[ByteKey(token)] = id
             maxID = max(maxID, id)
@@ -75,20 +75,19 @@ struct BPEModel: Sendable {
         let prefixCount = continuingSubwordPrefix?.utf8.count ?? 0
         for (rank, entry) in mergesJSON.enumerated() {
             let left: String, right: String
-            if let line = entry as? String {
+            if case .string(let line) = entry {
                 guard let space = line.utf8.firstIndex(of: 0x20) else {
                     throw TokenizerError.invalidValue(section: "\(section).merges[\(rank)]", key: "",
                                                       expected: "\"left right\"", actual: line)
                 }
                 left = String(line[..<space])
                 right = String(line[line.utf8.index(after: space)...])
-            } else if let pair = entry as? [String], pair.count == 2 {
-                left = pair[0]
-                right = pair[1]
+            } else if case .array(let pair) = entry, pair.count == 2, let l = pair[0].string, let r = pair[1].string {
+                left = l
+                right = r
             } else {
                 throw TokenizerError.invalidValue(section: "\(section).merges[\(rank)]", key: "",
-                                                  expected: "\"left right\" or [left, right]",
-                                                  actual: JSONReader.kind(of: entry))
+                                                  expected: "\"left right\" or [left, right]", actual: entry.kind)
             }
             guard let a = vocab[ByteKey(left)] else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: left) }
             guard let b = vocab[ByteKey(right)] else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: right) }

@@ -149,7 +149,8 @@ struct StripDecoder: Decoder {
     }
 }
 
-/// ▁ -> space in every piece; the first piece loses one leading space when a prefix was prepended.
+/// ▁ -> space in every piece. Unless the scheme is "never", every ▁ of the *first* piece is dropped
+/// instead (tokenizers `Metaspace::decode_chain` tests the token index, not the position in the token).
 struct MetaspaceDecoder: Decoder {
     let replacement: String
     let stripFirstSpace: Bool
@@ -157,9 +158,7 @@ struct MetaspaceDecoder: Decoder {
     func decode(_ pieces: [[UInt8]], exact: Bool) -> [[UInt8]] {
         let mark = Array(replacement.utf8)
         return pieces.enumerated().map { i, p in
-            var out = replaceBytes(p, mark, [0x20])
-            if i == 0 && stripFirstSpace && out.first == 0x20 { out.removeFirst() }
-            return out
+            replaceBytes(p, mark, i == 0 && stripFirstSpace ? [] : [0x20])
         }
     }
 }

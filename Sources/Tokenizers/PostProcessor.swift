@@ -29,7 +29,7 @@ enum PostProcessors {
     /// `["<s>", 0]` -> 0
     private static func specialPair(_ json: JSONReader, _ key: String) throws -> Int {
         let pair = try json.array(key)
-        guard pair.count == 2, pair[0] is String, let id = pair[1] as? Int else {
+        guard pair.count == 2, pair[0].string != nil, let id = pair[1].int else {
             throw TokenizerError.invalidValue(section: json.section, key: key, expected: "[token, id]",
                                               actual: "\(pair)")
         }
@@ -76,7 +76,7 @@ struct TemplatePostProcessor: PostProcessor {
                 }
                 let ids = try specials.reader(name).array("ids")
                 let intIDs = try ids.map { v -> Int in
-                    guard let id = v as? Int else {
+                    guard let id = v.int else {
                         throw TokenizerError.invalidValue(section: "\(json.section).special_tokens.\(name)",
                                                           key: "ids", expected: "integers", actual: "\(v)")
                     }
@@ -85,7 +85,7 @@ struct TemplatePostProcessor: PostProcessor {
                 if seenSequence { suffix += intIDs } else { prefix += intIDs }
             } else {
                 throw TokenizerError.invalidValue(section: itemSection, key: "", expected: "Sequence or SpecialToken",
-                                                  actual: "keys \(entry.object.keys.sorted())")
+                                                  actual: "keys \(entry.object.keys)")
             }
         }
         self.prefix = prefix

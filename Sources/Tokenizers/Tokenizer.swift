@@ -3,6 +3,11 @@ import Foundation
 /// A Hugging Face `tokenizer.json` tokenizer: added tokens -> normalizer -> pre-tokenizer -> BPE model ->
 /// post-processor, and back through the decoder. Immutable after loading (the word cache locks), so one
 /// instance can be shared across tasks.
+///
+/// The pipeline is tokenizer.json exactly as the `tokenizers` library (and transformers 4, llama.cpp) runs
+/// it. transformers 5 differs for classes with their own `__init__`: `tokenizer_class: GPT2Tokenizer`
+/// (SmolLM2) is rebuilt with a bare ByteLevel pre-tokenizer, dropping the Digits step, so text with a
+/// whitespace run before digits ("  12") can tokenize differently there. We keep the trained pipeline.
 public final class Tokenizer: Sendable {
     let addedTokens: [AddedToken]
     /// Added tokens matched on the raw input (`normalized: false`).
@@ -76,14 +81,16 @@ public final class Tokenizer: Sendable {
         addedByID = byID
         addedByContent = byContent
         specialIDs = Set(added.filter(\.special).map(\.id))
-        rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized }.map { ($0, $0.content) })
+        let config = try tokenizerConfigJSON.map { try JSONReader.parse($0, file: "tokenizer_config.json") }
+        let splitSpecial = try config?.bool("split_special_tokens", default: false) ?? false
+        rawMatcher = AddedTokenMatcher(added.filter { !$0.normalized }.map { ($0, $0.content) },
+                                       splitSpecialTokens: splitSpecial)
         let normalizer = self.normalizer
         normalizedMatcher = AddedTokenMatcher(added.filter(\.normalized).map { t in
             (t, normalizer?.normalize(t.content) ?? t.content)
-        })
+        }, splitSpecialTokens: splitSpecial)
 
         // Special tokens: tokenizer_config.json wins, special_tokens_map.json fills gaps (transformers order).
-        let config = try tokenizerConfigJSON.map { try JSONReader.parse($0, file: "tokenizer_config.json") }
         let specialMap = try specialTokensMapJSON.map { try JSONReader.parse($0, file: "special_tokens_map.json") }
         func specialToken(_ key: String) throws -> String? {
             if let config, let v = try Tokenizer.tokenString(config, key) { return v }
@@ -96,8 +103,9 @@ public final class Tokenizer: Sendable {
         unkToken = try specialToken("unk_token") ?? model.unkToken
         tokenizerConfigChatTemplate = try config.flatMap { try Tokenizer.chatTemplate(in: $0) }
 
-        // What the pipeline really adds decides addBOSToken, not the config flag (which transformers has
-        // already folded into the post-processor when it saved tokenizer.json).
+        // What the pipeline really adds decides addBOSToken. The config's add_bos_token/add_eos_token are
+        // not applied: transformers 5 (TokenizersBackend) ignores them too and keeps tokenizer.json's
+        // post-processor (checked with add_bos_token true/false and a null post_processor).
         let emptyEncoding = postProcessor?.process([], addSpecialTokens: true) ?? []
         let bpe = model
         let bosID = bosToken.flatMap { t in byContent[ByteKey(t)] ?? bpe.id(for: t) }

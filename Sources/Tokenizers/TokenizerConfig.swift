@@ -3,30 +3,24 @@ import Foundation
 extension Tokenizer {
     /// A special-token entry of tokenizer_config.json: `"<s>"`, `{"content": "<s>", ...}` or null.
     static func tokenString(_ json: JSONReader, _ key: String) throws -> String? {
-        guard json.has(key) else { return nil }
-        if let s = json.object[key] as? String { return s }
-        if let o = json.object[key] as? [String: Any] {
-            return try JSONReader(o, section: "\(json.section).\(key)").string("content")
-        }
-        throw TokenizerError.invalidValue(section: json.section, key: key, expected: "string or {\"content\"}",
-                                          actual: JSONReader.kind(of: json.object[key]))
+        guard let value = json[key] else { return nil }
+        if let s = value.string { return s }
+        if value.object != nil { return try JSONReader(value, section: "\(json.section).\(key)").string("content") }
+        throw json.mismatch(key, "string or {\"content\"}")
     }
 
     /// `chat_template` of a config object: a string, or a list of {name, template} whose "default" is used.
     static func chatTemplate(in json: JSONReader) throws -> String? {
-        guard json.has("chat_template") else { return nil }
-        let value = json.object["chat_template"]
-        if let s = value as? String { return s }
-        if let list = value as? [Any] {
+        guard let value = json["chat_template"] else { return nil }
+        if let s = value.string { return s }
+        if let list = value.array {
             for (i, item) in list.enumerated() {
                 let entry = try JSONReader(item, section: "\(json.section).chat_template[\(i)]")
                 if try entry.string("name") == "default" { return try entry.string("template") }
             }
             return nil
         }
-        throw TokenizerError.invalidValue(section: json.section, key: "chat_template",
-                                          expected: "string or list of {name, template}",
-                                          actual: JSONReader.kind(of: value))
+        throw json.mismatch("chat_template", "string or list of {name, template}")
     }
 
     /// The chat template of a model directory, looked up in transformers' order: `chat_template.jinja`,
