@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageProcessing
 import Inference
 import Models
 import TensorCore
@@ -20,6 +21,8 @@ struct Bench: AsyncParsableCommand {
     var genTokens = 128
     @Option(help: "Repetitions; the best is reported.")
     var repetitions = 1
+    @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
+    var image: String?
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -62,6 +65,26 @@ struct Bench: AsyncParsableCommand {
             }
             bestDecode = min(bestDecode, Double(now() - b) / 1e6)
         }
+        // Vision: preprocessing and the tower + connector, timed separately (best of the repetitions).
+        var imageReport: (tokens: Int, prepareMs: Double, encodeMs: Double)?
+        if let image {
+            guard let vision = loaded.vision else {
+                throw CLIError("--image: this model (\(loaded.modelType)) has no vision encoder")
+            }
+            let decoded = try ImageDecoder.decode(path: image, limits: ImageLimits())
+            var bestPrepare = Double.infinity, bestEncode = Double.infinity, tokens = 0
+            for _ in 0..<repetitions {
+                let a = now()
+                let prepared = try vision.prepare(rgb: decoded.pixels, width: decoded.width, height: decoded.height,
+                                                  settings: ImageSettings())
+                let b = now()
+                _ = try vision.encode(prepared)
+                bestPrepare = min(bestPrepare, Double(b - a) / 1e6)
+                bestEncode = min(bestEncode, Double(now() - b) / 1e6)
+                tokens = prepared.tokenCount
+            }
+            imageReport = (tokens, bestPrepare, bestEncode)
+        }
         let bandwidth = Bandwidth.measureReadGBps()
         let bytes = Double(lm.bytesPerToken)
         let prefillTPS = Double(promptTokens) / bestPrefill * 1000
@@ -70,7 +93,7 @@ struct Bench: AsyncParsableCommand {
         let fraction = decodeTPS / boundTPS
 
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "model": model, "model_type": loaded.modelType, "threads": ThreadPool.shared.threadCount,
                 "load_ms": loadMs, "prompt_tokens": promptTokens, "gen_tokens": genTokens,
                 "prefill_ms": bestPrefill, "decode_ms": bestDecode,
@@ -78,6 +101,12 @@ struct Bench: AsyncParsableCommand {
                 "weight_bytes_per_token": Int(bytes), "read_bandwidth_gbps": bandwidth,
                 "decode_bound_tokens_per_s": boundTPS, "decode_fraction_of_bound": fraction,
             ]
+            if let r = imageReport {
+                object["image_tokens"] = r.tokens
+                object["image_prepare_ms"] = r.prepareMs
+                object["image_encode_ms"] = r.encodeMs
+                object["vision_tokens_per_s"] = Double(r.tokens) / r.encodeMs * 1000
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
             return
@@ -86,6 +115,9 @@ struct Bench: AsyncParsableCommand {
         print("model      \(loaded.familyName) (\(loaded.modelType)), \(f(bytes / 1e6)) MB of weights read per token, \(ThreadPool.shared.threadCount) threads, loaded in \(f(loadMs)) ms")
         print("prefill    \(promptTokens) tokens in \(f(bestPrefill)) ms: \(f(prefillTPS)) tokens/s")
         print("decode     \(genTokens) tokens in \(f(bestDecode)) ms: \(f(decodeTPS)) tokens/s")
+        if let r = imageReport {
+            print("image      \(r.tokens) vision tokens: preprocess \(f(r.prepareMs)) ms, encode \(f(r.encodeMs)) ms (\(f(Double(r.tokens) / r.encodeMs * 1000)) vision tokens/s)")
+        }
         print("bandwidth  \(f(bandwidth, 2)) GB/s measured read; bound \(f(boundTPS)) tokens/s; decode at \(f(fraction * 100)) % of the bound")
     }
 }
