@@ -1,6 +1,88 @@
 #ifndef SQUINT_CKERNELS_H
 #define SQUINT_CKERNELS_H
+// Hot CPU kernels of Squint. One portable binary: every kernel exists as an AVX-512, an AVX2+FMA+F16C
+// and a scalar variant; the public entry points below pick one at run time by cpuid (overridable with
+// sq_set_isa or the environment variable SQUINT_ISA=scalar|avx2|avx512, for tests and benchmarks).
+//
+// Conventions: weights are row-major [rows, cols] in dtype sq_dtype; activations are f32. Every
+// accumulation is in f32 with bf16/f16 widened exactly (activations are never rounded to 16 bits).
 #include <stddef.h>
 #include <stdint.h>
-int sq_kernels_placeholder(void);
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Weight element types (must match DType.kernelCode in Swift).
+typedef enum { SQ_F32 = 0, SQ_F16 = 1, SQ_BF16 = 2 } sq_dtype;
+
+/// Instruction-set levels, ordered.
+enum { SQ_ISA_SCALAR = 0, SQ_ISA_AVX2 = 1, SQ_ISA_AVX512 = 2 };
+
+/// The best level this CPU supports (cpuid), ignoring any override.
+int sq_detect_isa(void);
+/// The level the kernels use now (detected, lowered by SQUINT_ISA or sq_set_isa).
+int sq_get_isa(void);
+/// Forces a level (clamped to what the CPU supports); a negative value restores the detected one.
+/// Returns the level now in use. Not synchronised with running kernels: call it between them.
+int sq_set_isa(int isa);
+
+/// Rows of the matmul register tile: callers splitting rows across threads align chunks to this.
+int64_t sq_matmul_row_tile(void);
+
+/// Y[t, r] = sum_c W[r, c] * X[t, c] for t in [0, n), r in [r0, r1).
+/// W: [rows, cols] of `dtype`; X: [n, cols] f32 (row stride cols); Y: [n, ldy] f32.
+/// Y must not overlap X or W.
+void sq_matmul(int dtype, const void *W, const float *X, float *Y,
+               int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
+
+/// y = x / sqrt(mean(x^2) + eps) * (w + w_offset) over one row of n; w may be NULL (no weight).
+/// w_offset is 0 for Llama/Qwen-style norms and 1 for Gemma-style `(1 + weight)` norms.
+/// y may equal x.
+void sq_rmsnorm(const float *x, int dtype, const void *w, float w_offset, float *y, int64_t n, float eps);
+
+/// gate[i] = silu(gate[i]) * up[i] with silu(g) = g / (1 + exp(-g)).
+void sq_silu_mul(float *gate, const float *up, int64_t n);
+
+/// y[i] = a[i] + b[i]; y may equal a or b.
+void sq_add(float *y, const float *a, const float *b, int64_t n);
+
+/// dst[i] = src[i] widened to f32 (an embedding row lookup, for instance).
+void sq_convert_row(int dtype, const void *src, float *dst, int64_t n);
+
+/// Sum of n floats (used to measure read bandwidth).
+float sq_sum_f32(const float *x, int64_t n);
+
+/// Scaled-dot-product attention with grouped KV heads (GQA), streamed over keys with an online softmax.
+///
+/// Query i (0 <= i < nq) is at absolute position p0 + i. Causal: it sees keys 0 ... p0 + i.
+/// Not causal: it sees keys 0 ..< nkv (vision encoders).
+/// Layouts (element strides in floats):
+///   q   (i, h, d) at q   + i * q_row_stride   + h * head_dim + d     h in [0, n_heads)
+///   out (i, h, d) at out + i * out_row_stride + h * head_dim + d
+///   k/v (g, j, d) at k   + g * kv_head_stride + j * kv_row_stride + d  g in [0, kv_heads)
+/// A KV cache [kv_heads, max_seq, head_dim] has kv_head_stride = max_seq * head_dim, kv_row_stride = head_dim.
+/// Query head h reads KV head h / (n_heads / kv_heads).
+typedef struct {
+    const float *q;
+    const float *k;
+    const float *v;
+    float *out;
+    int64_t nq, p0, nkv;
+    int64_t n_heads, kv_heads, head_dim;
+    int64_t q_row_stride, out_row_stride;
+    int64_t kv_head_stride, kv_row_stride;
+    float scale;
+    int32_t causal;
+} sq_attention_params;
+
+/// Computes query heads [h0, h1) (callers split heads across threads). Uses a few KB of stack.
+void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1);
+
+/// A spin-wait hint (x86 `pause`) for the thread pool.
+void sq_cpu_relax(void);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,22 @@
+// Portable scalar variant of the kernels: any x86-64 (or other) CPU; also the fallback in tests.
+#include "common.h"
+
+#define SQ_FN(name) name##_scalar
+#define VW 1
+#define TT_MAX 2
+#define vf float
+#define VZERO() 0.0f
+#define VSET1(s) (s)
+#define VLOADU(p) (*(p))
+#define VSTOREU(p, v) (*(p) = (v))
+#define VLOAD_BF16(p) sq_bf16_to_f32(*(p))
+#define VLOAD_F16(p) sq_f16_to_f32(*(p))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
+#define VREDUCE_ADD(v) (v)
+#define VEXP(v) expf(v)
+
+#include "kernels_template.h"

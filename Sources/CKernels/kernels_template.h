@@ -1,0 +1,341 @@
+// The kernels, written once over a small vector vocabulary and compiled three times (isa_*.c): each
+// includer defines the macros below, wraps the include in a target attribute, and names its functions
+// with SQ_FN. Not a public header: include only from isa_*.c.
+//
+//   SQ_FN(name)     function name with the ISA suffix        VW          lanes per vector
+//   vf              vector of VW floats                      TT_MAX      tokens in the matmul register tile
+//   VZERO() VSET1(s) VLOADU(p) VSTOREU(p, v)                 VLOAD_BF16(p) VLOAD_F16(p): VW halves -> vf
+//   VFMA(a, b, c) = a*b + c   VADD VSUB VMUL VDIV           VREDUCE_ADD(v) -> float
+//   VEXP(v)         accurate e^v (<= ~2 ulp)
+
+// MARK: - Matmul
+
+// Register tile: SQ_RT weight rows x TT_MAX tokens of accumulators. Each weight vector is widened once
+// per tile and reused for TT_MAX tokens, so weights are read once per token block, not once per token.
+#define SQ_RT 4
+
+SQ_ALWAYS_INLINE vf SQ_FN(load_w)(const int dt, const void *row, int64_t c) {
+    if (dt == SQ_F32) return VLOADU((const float *)row + c);
+    if (dt == SQ_F16) return VLOAD_F16((const uint16_t *)row + c);
+    return VLOAD_BF16((const uint16_t *)row + c);
+}
+
+// Y[j, i] (+)= sum_{c in [c0, c1)} W[i, c] * X[j, c] for i < rt, j < tt. W points at the tile's first row,
+// X at its first token, Y at (first token, first row). rt and tt are compile-time constants after
+// inlining, so the accumulator arrays live in registers.
+SQ_ALWAYS_INLINE void SQ_FN(tile)(const int dt, const int rt, const int tt, const char *W, size_t row_bytes,
+                                 const float *X, int64_t ldx, float *Y, int64_t ldy, int64_t c0, int64_t c1,
+                                 int accumulate) {
+    vf acc[SQ_RT][TT_MAX];
+    const void *wr[SQ_RT];
+    const float *xr[TT_MAX];
+    for (int i = 0; i < rt; i++) wr[i] = W + (size_t)i * row_bytes;
+    for (int j = 0; j < tt; j++) xr[j] = X + (size_t)j * ldx;
+    for (int i = 0; i < rt; i++)
+        for (int j = 0; j < tt; j++) acc[i][j] = VZERO();
+    int64_t c = c0;
+    for (; c + VW <= c1; c += VW) {
+        vf w[SQ_RT];
+        for (int i = 0; i < rt; i++) w[i] = SQ_FN(load_w)(dt, wr[i], c);
+        for (int j = 0; j < tt; j++) {
+            vf x = VLOADU(xr[j] + c);
+            for (int i = 0; i < rt; i++) acc[i][j] = VFMA(w[i], x, acc[i][j]);
+        }
+    }
+    float s[SQ_RT][TT_MAX];
+    for (int i = 0; i < rt; i++)
+        for (int j = 0; j < tt; j++) s[i][j] = VREDUCE_ADD(acc[i][j]);
+    for (; c < c1; c++) {  // column tail (< VW columns)
+        for (int i = 0; i < rt; i++) {
+            float wv = sq_load_scalar(dt, wr[i], c);
+            for (int j = 0; j < tt; j++) s[i][j] += wv * xr[j][c];
+        }
+    }
+    for (int j = 0; j < tt; j++) {
+        float *y = Y + (size_t)j * ldy;
+        for (int i = 0; i < rt; i++) y[i] = accumulate ? y[i] + s[i][j] : s[i][j];
+    }
+}
+
+// A token remainder (1 ..< TT_MAX tokens) with constant tile sizes.
+SQ_ALWAYS_INLINE void SQ_FN(tile_rem)(const int dt, const int rt, int64_t rem, const char *W, size_t row_bytes,
+                                     const float *X, int64_t ldx, float *Y, int64_t ldy, int64_t c0, int64_t c1,
+                                     int accumulate) {
+    switch (rem) {
+    case 1: SQ_FN(tile)(dt, rt, 1, W, row_bytes, X, ldx, Y, ldy, c0, c1, accumulate); break;
+#if TT_MAX > 2
+    case 2: SQ_FN(tile)(dt, rt, 2, W, row_bytes, X, ldx, Y, ldy, c0, c1, accumulate); break;
+#endif
+#if TT_MAX > 3
+    case 3: SQ_FN(tile)(dt, rt, 3, W, row_bytes, X, ldx, Y, ldy, c0, c1, accumulate); break;
+#endif
+#if TT_MAX > 4
+    case 4: SQ_FN(tile)(dt, rt, 4, W, row_bytes, X, ldx, Y, ldy, c0, c1, accumulate); break;
+#endif
+#if TT_MAX > 5
+    case 5: SQ_FN(tile)(dt, rt, 5, W, row_bytes, X, ldx, Y, ldy, c0, c1, accumulate); break;
+#endif
+#if TT_MAX > 6
+#error "extend tile_rem for TT_MAX > 6"
+#endif
+    default: break;
+    }
+}
+
+// Decode (one token): one weight row at a time as a single sequential stream, four independent
+// accumulator chains. Measured faster than a 4-row tile, whose four interleaved streams 8 KB apart
+// keep fewer lines in flight.
+SQ_ALWAYS_INLINE void SQ_FN(matvec_dt)(const int dt, const void *W, const float *x, float *y, int64_t cols,
+                                      int64_t r0, int64_t r1) {
+    const size_t row_bytes = (size_t)cols * (dt == SQ_F32 ? 4 : 2);
+    for (int64_t r = r0; r < r1; r++) {
+        const void *w = (const char *)W + (size_t)r * row_bytes;
+        vf a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
+        int64_t c = 0;
+        for (; c + 4 * VW <= cols; c += 4 * VW) {
+            a0 = VFMA(SQ_FN(load_w)(dt, w, c), VLOADU(x + c), a0);
+            a1 = VFMA(SQ_FN(load_w)(dt, w, c + VW), VLOADU(x + c + VW), a1);
+            a2 = VFMA(SQ_FN(load_w)(dt, w, c + 2 * VW), VLOADU(x + c + 2 * VW), a2);
+            a3 = VFMA(SQ_FN(load_w)(dt, w, c + 3 * VW), VLOADU(x + c + 3 * VW), a3);
+        }
+        for (; c + VW <= cols; c += VW) a0 = VFMA(SQ_FN(load_w)(dt, w, c), VLOADU(x + c), a0);
+        float s = VREDUCE_ADD(VADD(VADD(a0, a1), VADD(a2, a3)));
+        for (; c < cols; c++) s += sq_load_scalar(dt, w, c) * x[c];
+        y[r] = s;
+    }
+}
+
+// All tokens for rows [r0, r1) of one dtype.
+SQ_ALWAYS_INLINE void SQ_FN(matmul_dt)(const int dt, const void *W, const float *X, float *Y, int64_t n,
+                                      int64_t cols, int64_t ldy, int64_t r0, int64_t r1) {
+    const size_t row_bytes = (size_t)cols * (dt == SQ_F32 ? 4 : 2);
+    // Column blocking for prefill: keep the [n, kc] activation panel (<= 512 KB) in L2 while every row
+    // block of this thread sweeps it; the 4-row weight block (kc columns) stays in L1 across token blocks.
+    // Partial sums of later blocks are added into Y (f32, so only the summation order changes).
+    int64_t kc = cols;
+    if (n > 1) {
+        int64_t lim = (512 * 1024) / (4 * n);
+        lim &= ~(int64_t)63;  // block edges on whole vectors: no column tails inside the row
+        if (lim < 256) lim = 256;
+        if (kc > lim) kc = lim;
+    }
+    for (int64_t c0 = 0; c0 < cols; c0 += kc) {
+        const int64_t c1 = c0 + kc < cols ? c0 + kc : cols;
+        const int accumulate = c0 > 0;
+        int64_t r = r0;
+        for (; r + SQ_RT <= r1; r += SQ_RT) {
+            const char *w = (const char *)W + (size_t)r * row_bytes;
+            int64_t t = 0;
+            for (; t + TT_MAX <= n; t += TT_MAX)
+                SQ_FN(tile)(dt, SQ_RT, TT_MAX, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
+                            accumulate);
+            if (t < n)
+                SQ_FN(tile_rem)(dt, SQ_RT, n - t, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0,
+                                c1, accumulate);
+        }
+        for (; r < r1; r++) {  // row tail, one row at a time
+            const char *w = (const char *)W + (size_t)r * row_bytes;
+            int64_t t = 0;
+            for (; t + TT_MAX <= n; t += TT_MAX)
+                SQ_FN(tile)(dt, 1, TT_MAX, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
+                            accumulate);
+            if (t < n)
+                SQ_FN(tile_rem)(dt, 1, n - t, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
+                                accumulate);
+        }
+    }
+}
+
+void SQ_FN(sq_matmul)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                      int64_t r0, int64_t r1) {
+    if (n == 1) {
+        switch (dt) {
+        case SQ_F32: SQ_FN(matvec_dt)(SQ_F32, W, X, Y, cols, r0, r1); return;
+        case SQ_F16: SQ_FN(matvec_dt)(SQ_F16, W, X, Y, cols, r0, r1); return;
+        case SQ_BF16: SQ_FN(matvec_dt)(SQ_BF16, W, X, Y, cols, r0, r1); return;
+        default: return;
+        }
+    }
+    switch (dt) {
+    case SQ_F32: SQ_FN(matmul_dt)(SQ_F32, W, X, Y, n, cols, ldy, r0, r1); break;
+    case SQ_F16: SQ_FN(matmul_dt)(SQ_F16, W, X, Y, n, cols, ldy, r0, r1); break;
+    case SQ_BF16: SQ_FN(matmul_dt)(SQ_BF16, W, X, Y, n, cols, ldy, r0, r1); break;
+    default: break;
+    }
+}
+
+// MARK: - Elementwise
+
+// Sum with four accumulators (independent FMA chains; also used for the bandwidth measurement).
+SQ_ALWAYS_INLINE float SQ_FN(sum_sq)(const float *x, int64_t n, int square) {
+    vf a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
+    int64_t i = 0;
+    for (; i + 4 * VW <= n; i += 4 * VW) {
+        vf x0 = VLOADU(x + i), x1 = VLOADU(x + i + VW), x2 = VLOADU(x + i + 2 * VW), x3 = VLOADU(x + i + 3 * VW);
+        if (square) {
+            a0 = VFMA(x0, x0, a0); a1 = VFMA(x1, x1, a1); a2 = VFMA(x2, x2, a2); a3 = VFMA(x3, x3, a3);
+        } else {
+            a0 = VADD(a0, x0); a1 = VADD(a1, x1); a2 = VADD(a2, x2); a3 = VADD(a3, x3);
+        }
+    }
+    for (; i + VW <= n; i += VW) {
+        vf x0 = VLOADU(x + i);
+        a0 = square ? VFMA(x0, x0, a0) : VADD(a0, x0);
+    }
+    float s = VREDUCE_ADD(VADD(VADD(a0, a1), VADD(a2, a3)));
+    for (; i < n; i++) s += square ? x[i] * x[i] : x[i];
+    return s;
+}
+
+float SQ_FN(sq_sum_f32)(const float *x, int64_t n) { return SQ_FN(sum_sq)(x, n, 0); }
+
+SQ_ALWAYS_INLINE void SQ_FN(rmsnorm_dt)(const int dt, const float *x, const void *w, float w_offset, float *y,
+                                       int64_t n, float r) {
+    const vf vr = VSET1(r), voff = VSET1(w_offset);
+    int64_t i = 0;
+    // Same order as torch: (x * rsqrt(var + eps)) first, then times the weight.
+    for (; i + VW <= n; i += VW)
+        VSTOREU(y + i, VMUL(VMUL(VLOADU(x + i), vr), VADD(SQ_FN(load_w)(dt, w, i), voff)));
+    for (; i < n; i++) y[i] = (x[i] * r) * (sq_load_scalar(dt, w, i) + w_offset);
+}
+
+void SQ_FN(sq_rmsnorm)(const float *x, int dt, const void *w, float w_offset, float *y, int64_t n, float eps) {
+    if (n <= 0) return;
+    // Mean of squares in f32 (as torch computes it for f32 hidden states); 1/sqrt, not an rsqrt estimate.
+    const float r = 1.0f / sqrtf(SQ_FN(sum_sq)(x, n, 1) / (float)n + eps);
+    if (w == NULL) {
+        const vf vr = VSET1(r);
+        int64_t i = 0;
+        for (; i + VW <= n; i += VW) VSTOREU(y + i, VMUL(VLOADU(x + i), vr));
+        for (; i < n; i++) y[i] = x[i] * r;
+        return;
+    }
+    switch (dt) {
+    case SQ_F32: SQ_FN(rmsnorm_dt)(SQ_F32, x, w, w_offset, y, n, r); break;
+    case SQ_F16: SQ_FN(rmsnorm_dt)(SQ_F16, x, w, w_offset, y, n, r); break;
+    case SQ_BF16: SQ_FN(rmsnorm_dt)(SQ_BF16, x, w, w_offset, y, n, r); break;
+    default: break;
+    }
+}
+
+void SQ_FN(sq_silu_mul)(float *gate, const float *up, int64_t n) {
+    const vf one = VSET1(1.0f);
+    int64_t i = 0;
+    // silu(g) = g / (1 + e^-g), the form ATen's CPU kernel uses; an IEEE division, no reciprocal estimate.
+    for (; i + VW <= n; i += VW) {
+        vf g = VLOADU(gate + i);
+        vf e = VEXP(VSUB(VZERO(), g));
+        VSTOREU(gate + i, VMUL(VDIV(g, VADD(one, e)), VLOADU(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void SQ_FN(sq_add)(float *y, const float *a, const float *b, int64_t n) {
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) VSTOREU(y + i, VADD(VLOADU(a + i), VLOADU(b + i)));
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
+SQ_ALWAYS_INLINE void SQ_FN(convert_dt)(const int dt, const void *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) VSTOREU(dst + i, SQ_FN(load_w)(dt, src, i));
+    for (; i < n; i++) dst[i] = sq_load_scalar(dt, src, i);
+}
+
+void SQ_FN(sq_convert_row)(int dt, const void *src, float *dst, int64_t n) {
+    switch (dt) {
+    case SQ_F32: SQ_FN(convert_dt)(SQ_F32, src, dst, n); break;
+    case SQ_F16: SQ_FN(convert_dt)(SQ_F16, src, dst, n); break;
+    case SQ_BF16: SQ_FN(convert_dt)(SQ_BF16, src, dst, n); break;
+    default: break;
+    }
+}
+
+// MARK: - Attention
+
+// Keys per online-softmax block: scores of a block sit in a small stack array.
+#define SQ_KEY_BLOCK 64
+
+SQ_ALWAYS_INLINE float SQ_FN(dot)(const float *a, const float *b, int64_t n) {
+    vf a0 = VZERO(), a1 = VZERO();
+    int64_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        a0 = VFMA(VLOADU(a + i), VLOADU(b + i), a0);
+        a1 = VFMA(VLOADU(a + i + VW), VLOADU(b + i + VW), a1);
+    }
+    for (; i + VW <= n; i += VW) a0 = VFMA(VLOADU(a + i), VLOADU(b + i), a0);
+    float s = VREDUCE_ADD(VADD(a0, a1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// o[d] = o[d] * c  (c == 0 clears, also over stale garbage-free zeros)
+SQ_ALWAYS_INLINE void SQ_FN(scale_row)(float *o, float c, int64_t n) {
+    const vf vc = VSET1(c);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) VSTOREU(o + i, VMUL(VLOADU(o + i), vc));
+    for (; i < n; i++) o[i] *= c;
+}
+
+// o[d] += p * v[d]
+SQ_ALWAYS_INLINE void SQ_FN(axpy)(float *o, float p, const float *v, int64_t n) {
+    const vf vp = VSET1(p);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) VSTOREU(o + i, VFMA(vp, VLOADU(v + i), VLOADU(o + i)));
+    for (; i < n; i++) o[i] += p * v[i];
+}
+
+// One query row against keys [0, nk): online softmax (running max m and denominator l), so the output
+// row doubles as the accumulator and no score matrix is materialised.
+SQ_ALWAYS_INLINE void SQ_FN(attend_row)(const float *q, const float *K, const float *V, float *o, int64_t nk,
+                                       int64_t hd, int64_t krs, float scale) {
+    float s[SQ_KEY_BLOCK];
+    float m = -INFINITY, l = 0.0f;
+    for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
+    for (int64_t kb = 0; kb < nk; kb += SQ_KEY_BLOCK) {
+        const int64_t bn = nk - kb < SQ_KEY_BLOCK ? nk - kb : SQ_KEY_BLOCK;
+        float bmax = -INFINITY;
+        for (int64_t j = 0; j < bn; j++) {
+            s[j] = scale * SQ_FN(dot)(q, K + (size_t)(kb + j) * krs, hd);
+            bmax = s[j] > bmax ? s[j] : bmax;
+        }
+        if (bmax > m) {
+            // Rescale what was accumulated under the old maximum (skipped while nothing was).
+            if (l > 0.0f) {
+                const float corr = expf(m - bmax);
+                l *= corr;
+                SQ_FN(scale_row)(o, corr, hd);
+            }
+            m = bmax;
+        }
+        const vf vm = VSET1(m);
+        int64_t j = 0;
+        for (; j + VW <= bn; j += VW) VSTOREU(s + j, VEXP(VSUB(VLOADU(s + j), vm)));
+        for (; j < bn; j++) s[j] = expf(s[j] - m);
+        for (j = 0; j < bn; j++) {
+            l += s[j];
+            SQ_FN(axpy)(o, s[j], V + (size_t)(kb + j) * krs, hd);
+        }
+    }
+    if (l > 0.0f) SQ_FN(scale_row)(o, 1.0f / l, hd);
+}
+
+void SQ_FN(sq_attention)(const sq_attention_params *p, int64_t h0, int64_t h1) {
+    if (p->kv_heads <= 0 || p->n_heads % p->kv_heads != 0) return;
+    const int64_t group = p->n_heads / p->kv_heads;
+    const int64_t hd = p->head_dim;
+    for (int64_t h = h0; h < h1; h++) {
+        const int64_t g = h / group;
+        const float *K = p->k + (size_t)g * p->kv_head_stride;
+        const float *V = p->v + (size_t)g * p->kv_head_stride;
+        for (int64_t i = 0; i < p->nq; i++) {
+            const int64_t nk = p->causal ? p->p0 + i + 1 : p->nkv;
+            SQ_FN(attend_row)(p->q + (size_t)i * p->q_row_stride + (size_t)h * hd, K, V,
+                              p->out + (size_t)i * p->out_row_stride + (size_t)h * hd, nk, hd, p->kv_row_stride,
+                              p->scale);
+        }
+    }
+}
+
+#undef SQ_RT
+#undef SQ_KEY_BLOCK

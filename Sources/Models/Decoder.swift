@@ -1,0 +1,191 @@
+import Foundation
+import ModelFormats
+import TensorCore
+
+/// The weights of one decoder layer (Qwen2 / Llama shape).
+struct DecoderLayer: @unchecked Sendable {
+    let inputNorm: TensorView                         // [hidden]
+    let q, k, v, o: TensorView                        // [H*hd, hidden], [kvH*hd, hidden] x2, [hidden, H*hd]
+    let qBias, kBias, vBias, oBias: TensorView?
+    let postNorm: TensorView                          // [hidden]
+    let gate, up, down: TensorView                    // [inter, hidden] x2, [hidden, inter]
+    let gateBias, upBias, downBias: TensorView?
+}
+
+/// Where a family keeps its decoder weights (names differ between checkpoints and layouts).
+public struct DecoderWeightNames: Sendable {
+    /// Prefix of `embed_tokens`, `layers.N.` and `norm` (e.g. `model.` or `model.language_model.`).
+    public var prefix: String
+    public var lmHead: String
+
+    public init(prefix: String = "model.", lmHead: String = "lm_head.weight") {
+        self.prefix = prefix
+        self.lmHead = lmHead
+    }
+}
+
+/// A pre-norm decoder-only transformer: RMSNorm, rotary attention with grouped KV heads, SwiGLU MLP.
+/// Serves Qwen2 (q/k/v biases) and Llama (none), tied or untied embeddings. Weights stay mmap'd.
+public final class DecoderModel: LanguageModel, @unchecked Sendable {
+    public let config: TextConfig
+    let embedding: TensorView      // [vocab, hidden]
+    let layers: [DecoderLayer]
+    let finalNorm: TensorView      // [hidden]
+    let lmHead: TensorView         // [vocab, hidden]
+    let rotary: Rotary
+    /// Largest number of tokens one forward pass processes; longer prompts are prefilled in chunks.
+    public var maxChunk = 512
+
+    public init(config: TextConfig, weights: WeightStore, names: DecoderWeightNames = DecoderWeightNames()) throws {
+        self.config = config
+        let h = config.hiddenSize, hd = config.headDim
+        let qd = config.headCount * hd, kd = config.kvHeadCount * hd, inter = config.intermediateSize
+        let p = names.prefix
+        embedding = try weights.tensor("\(p)embed_tokens.weight")
+        guard embedding.shape.count == 2, embedding.shape[1] == h, embedding.shape[0] >= 1 else {
+            throw ModelFormatError.invalidTensorEntry(path: weights.directory.path, tensor: embedding.name,
+                                                      reason: "shape \(embedding.shape) does not match hidden_size \(h)")
+        }
+        var layers: [DecoderLayer] = []
+        for i in 0..<config.layerCount {
+            let l = "\(p)layers.\(i)."
+            func w(_ name: String, _ shape: [Int]) throws -> TensorView { try weights.tensor(l + name, shape: shape) }
+            func b(_ name: String, _ n: Int, _ present: Bool) throws -> TensorView? {
+                present ? try weights.tensor(l + name, shape: [n]) : try weights.optionalTensor(l + name, shape: [n])
+            }
+            layers.append(DecoderLayer(
+                inputNorm: try w("input_layernorm.weight", [h]),
+                q: try w("self_attn.q_proj.weight", [qd, h]),
+                k: try w("self_attn.k_proj.weight", [kd, h]),
+                v: try w("self_attn.v_proj.weight", [kd, h]),
+                o: try w("self_attn.o_proj.weight", [h, qd]),
+                qBias: try b("self_attn.q_proj.bias", qd, config.qkvBias),
+                kBias: try b("self_attn.k_proj.bias", kd, config.qkvBias),
+                vBias: try b("self_attn.v_proj.bias", kd, config.qkvBias),
+                oBias: try b("self_attn.o_proj.bias", h, config.outputBias),
+                postNorm: try w("post_attention_layernorm.weight", [h]),
+                gate: try w("mlp.gate_proj.weight", [inter, h]),
+                up: try w("mlp.up_proj.weight", [inter, h]),
+                down: try w("mlp.down_proj.weight", [h, inter]),
+                gateBias: try b("mlp.gate_proj.bias", inter, config.mlpBias),
+                upBias: try b("mlp.up_proj.bias", inter, config.mlpBias),
+                downBias: try b("mlp.down_proj.bias", h, config.mlpBias)))
+        }
+        self.layers = layers
+        finalNorm = try weights.tensor("\(p)norm.weight", shape: [h])
+        if config.tieWordEmbeddings && !weights.contains(names.lmHead) {
+            lmHead = embedding
+        } else {
+            lmHead = try weights.tensor(names.lmHead)
+            guard lmHead.shape.count == 2, lmHead.shape[1] == h else {
+                throw ModelFormatError.invalidTensorEntry(path: weights.directory.path, tensor: lmHead.name,
+                                                          reason: "shape \(lmHead.shape) does not match hidden_size \(h)")
+            }
+        }
+        rotary = Rotary(config: config)
+    }
+
+    /// Rows of the output projection: the logits a step produces (may exceed the tokenizer's size).
+    public var logitCount: Int { lmHead.shape[0] }
+
+    /// Bytes of weights one decode step reads: every layer, the final norm, the output projection and one
+    /// embedding row.
+    public var bytesPerToken: Int {
+        var total = lmHead.byteCount + finalNorm.byteCount + embedding.cols * embedding.dtype.size
+        for l in layers {
+            for t in [l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up, l.down] { total += t.byteCount }
+            for t in [l.qBias, l.kBias, l.vBias, l.oBias, l.gateBias, l.upBias, l.downBias] { total += t?.byteCount ?? 0 }
+        }
+        return total
+    }
+
+    public func makeCache(capacity: Int) -> KVCache {
+        KVCache(layerCount: config.layerCount, kvHeadCount: config.kvHeadCount, headDim: config.headDim, capacity: capacity)
+    }
+
+    public func embed(_ tokens: ArraySlice<Int>, into out: UnsafeMutablePointer<Float>) throws {
+        let vocab = embedding.shape[0], h = config.hiddenSize
+        for (j, t) in tokens.enumerated() {
+            guard t >= 0 && t < vocab else { throw ModelError.tokenOutOfRange(token: t, vocabularySize: vocab) }
+            Kernels.convertRow(embedding, row: t, into: out + j * h)
+        }
+    }
+
+    public func forward(tokens: [Int], cache: KVCache, logits: UnsafeMutablePointer<Float>) throws {
+        guard !tokens.isEmpty else { return }
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + maxChunk)
+            let n = end - start
+            let ws = workspace(for: cache, rows: n)
+            try embed(tokens[start..<end], into: ws.x)
+            try run(ws: ws, n: n, positions: .sequential(start: cache.count + cache.positionDelta), cache: cache,
+                    entries: tokens[start..<end], logits: end == tokens.count ? logits : nil)
+            start = end
+        }
+    }
+
+    public func forward(embeddings: UnsafePointer<Float>, count n: Int, positions: PositionIDs, entries: [Int],
+                        cache: KVCache, logits: UnsafeMutablePointer<Float>?) throws {
+        precondition(entries.count == n)
+        let ws = workspace(for: cache, rows: n)
+        ws.x.update(from: embeddings, count: n * config.hiddenSize)
+        try run(ws: ws, n: n, positions: positions, cache: cache, entries: entries[...], logits: logits)
+    }
+
+    private func workspace(for cache: KVCache, rows: Int) -> Workspace {
+        if let ws = cache.workspace, ws.rows >= rows { return ws }
+        let ws = Workspace(rows: max(rows, cache.workspace?.rows ?? 0), config: config)
+        cache.workspace = ws
+        return ws
+    }
+
+    /// One pass over `n` rows already in `ws.x` ([n, hidden]); appends their keys/values to the cache and
+    /// writes the last row's logits when asked.
+    private func run(ws: Workspace, n: Int, positions: PositionIDs, cache: KVCache, entries: ArraySlice<Int>,
+                     logits: UnsafeMutablePointer<Float>?) throws {
+        let p0 = cache.count
+        guard p0 + n <= cache.capacity else { throw ModelError.contextFull(capacity: cache.capacity, needed: p0 + n) }
+        let c = config
+        let h = c.hiddenSize, hd = c.headDim, H = c.headCount, kvH = c.kvHeadCount
+        let qd = H * hd, kd = kvH * hd, inter = c.intermediateSize
+        rotary.fill(positions: positions, n: n, cos: ws.cos, sin: ws.sin)
+        let scale = 1 / Float(hd).squareRoot()
+        for (li, layer) in layers.enumerated() {
+            // Attention block: xn = norm(x); q,k,v = proj(xn); rope; cache; attend; x += o(attn).
+            Ops.rmsnorm(ws.x, weight: layer.inputNorm, out: ws.xn, rows: n, dim: h, eps: c.rmsNormEps)
+            Ops.linear(layer.q, layer.qBias, ws.xn, ws.q, n: n)            // [n, H, hd]
+            Ops.linear(layer.k, layer.kBias, ws.xn, ws.k, n: n)            // [n, kvH, hd]
+            Ops.linear(layer.v, layer.vBias, ws.xn, ws.v, n: n)            // [n, kvH, hd]
+            Rotary.apply(ws.q, n: n, heads: H, headDim: hd, cos: ws.cos, sin: ws.sin)
+            Rotary.apply(ws.k, n: n, heads: kvH, headDim: hd, cos: ws.cos, sin: ws.sin)
+            let kc = cache.keys(layer: li), vc = cache.values(layer: li)   // [kvH, capacity, hd]
+            for j in 0..<n {
+                for g in 0..<kvH {
+                    let dst = (g * cache.capacity + p0 + j) * hd
+                    (kc + dst).update(from: ws.k + (j * kvH + g) * hd, count: hd)
+                    (vc + dst).update(from: ws.v + (j * kvH + g) * hd, count: hd)
+                }
+            }
+            Ops.attention(q: ws.q, keys: kc, values: vc, out: ws.attn, queries: n, start: p0, heads: H,
+                          kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)  // [n, H, hd]
+            Ops.linear(layer.o, layer.oBias, ws.attn, ws.xn, n: n)         // [n, hidden]
+            Ops.add(ws.x, ws.xn, count: n * h)
+            // MLP block: x += down(silu(gate(norm(x))) * up(norm(x))).
+            Ops.rmsnorm(ws.x, weight: layer.postNorm, out: ws.xn, rows: n, dim: h, eps: c.rmsNormEps)
+            Ops.linear(layer.gate, layer.gateBias, ws.xn, ws.gate, n: n)   // [n, inter]
+            Ops.linear(layer.up, layer.upBias, ws.xn, ws.up, n: n)         // [n, inter]
+            Ops.siluMul(ws.gate, ws.up, count: n * inter)
+            Ops.linear(layer.down, layer.downBias, ws.gate, ws.xn, n: n)   // [n, hidden]
+            Ops.add(ws.x, ws.xn, count: n * h)
+        }
+        _ = qd; _ = kd
+        cache.commit(entries)
+        if let logits {
+            // Only the last position's logits are needed to continue.
+            let last = ws.x + (n - 1) * h
+            Ops.rmsnorm(last, weight: finalNorm, out: ws.xn, rows: 1, dim: h, eps: c.rmsNormEps)
+            Ops.linear(lmHead, nil, ws.xn, logits, n: 1)
+        }
+    }
+}

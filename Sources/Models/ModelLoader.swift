@@ -1,0 +1,58 @@
+import Foundation
+import ModelFormats
+import Tokenizers
+
+/// A model directory as downloaded from the Hugging Face hub, loaded: weights (mmap'd), tokenizer,
+/// chat template and generation defaults. Both the transformers 4.x and 5.x layouts are understood.
+public final class LoadedModel: @unchecked Sendable {
+    public let directory: URL
+    public let modelType: String
+    public let familyName: String
+    public let language: any LanguageModel
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate?
+    /// Ids that end a reply: generation_config.json's `eos_token_id`, the config's, and the tokenizer's eos.
+    public let stopTokenIDs: Set<Int>
+    /// The vision side of vision-language families (nil for text-only models: images are refused).
+    public let vision: (any VisionLanguage)?
+    public var isMultimodal: Bool { vision != nil }
+
+    public init(directory: URL) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw ModelError.cannotRead(path: directory.path, reason: "no such model directory")
+        }
+        self.directory = directory
+        let config = try JSONConfig.load(directory.appendingPathComponent("config.json"))
+        guard let type = try config.optionalString("model_type") else {
+            throw ModelError.missingConfigKey(path: config.path, key: "model_type")
+        }
+        modelType = type
+        guard let family = ModelRegistry.family(for: type) else {
+            throw ModelError.unsupportedModelType(path: config.path, modelType: type,
+                                                  supported: ModelRegistry.supportedModelTypes)
+        }
+        familyName = family.displayName
+        let weights = try WeightStore(directory: directory)
+        let loaded = try family.load(LoadContext(directory: directory, config: config, modelType: type, weights: weights))
+        language = loaded.language
+        vision = loaded.vision
+
+        do {
+            tokenizer = try Tokenizer(directory: directory)
+        }
+        if let source = try Tokenizer.findChatTemplate(in: directory) {
+            chatTemplate = try ChatTemplate(source)
+        } else {
+            chatTemplate = nil
+        }
+
+        var stops = Set(language.config.eosTokenIDs)
+        if let gen = try JSONConfig.loadIfPresent(directory.appendingPathComponent("generation_config.json")) {
+            stops.formUnion(try gen.intList("eos_token_id"))
+        }
+        if let eos = tokenizer.eosToken, let id = tokenizer.id(forToken: eos) { stops.insert(id) }
+        stopTokenIDs = stops
+    }
+}

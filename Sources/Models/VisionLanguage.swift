@@ -1,0 +1,52 @@
+import Foundation
+
+/// An image made ready for a vision tower: normalised patches in the order the tower reads them.
+public struct PreparedImage: Sendable {
+    /// `[patches, patchDim]` f32.
+    public var pixels: [Float]
+    /// Patch grid (temporal, height, width) before merging, as transformers' `image_grid_thw`.
+    public var grid: [Int]
+    /// Language-model tokens the image becomes.
+    public var tokenCount: Int
+    /// Identifies the image content and the preprocessing settings (for the embedding cache).
+    public var key: String
+    /// The size the image was resized to (width, height).
+    public var resized: (width: Int, height: Int)
+
+    public init(pixels: [Float], grid: [Int], tokenCount: Int, key: String, resized: (width: Int, height: Int)) {
+        self.pixels = pixels
+        self.grid = grid
+        self.tokenCount = tokenCount
+        self.key = key
+        self.resized = resized
+    }
+}
+
+/// Per-run knobs of image preprocessing (nil: the checkpoint's processor config decides).
+public struct ImageSettings: Sendable, Equatable, Hashable {
+    public var minPixels: Int?
+    public var maxPixels: Int?
+    public init(minPixels: Int? = nil, maxPixels: Int? = nil) {
+        self.minPixels = minPixels
+        self.maxPixels = maxPixels
+    }
+}
+
+/// The vision half of a vision-language family: preprocessing, the encoder + connector, and how image
+/// tokens enter the prompt and the position ids.
+public protocol VisionLanguage: AnyObject, Sendable {
+    /// The placeholder the chat template writes for each image (e.g. `<|image_pad|>`).
+    var imagePlaceholder: String { get }
+    /// The token id of one image feature row in the prompt.
+    var imageTokenID: Int { get }
+    /// How many tokens an image of this size will cost, before any work is done.
+    func tokenCount(width: Int, height: Int, settings: ImageSettings) throws -> Int
+    /// Resizes, normalises and patchifies decoded RGB pixels (`[height, width, 3]` bytes).
+    func prepare(rgb: [UInt8], width: Int, height: Int, settings: ImageSettings) throws -> PreparedImage
+    /// Runs the vision tower and connector: `[tokenCount, hidden]` features.
+    func encode(_ image: PreparedImage) throws -> [Float]
+    /// Replaces the i-th placeholder in rendered text with the image's run of tokens.
+    func expandPlaceholders(in text: String, images: [PreparedImage]) throws -> String
+    /// Position ids for a whole prompt (image token runs in order) and the delta decoding continues with.
+    func positions(for ids: [Int], images: [PreparedImage]) throws -> (PositionIDs, delta: Int)
+}

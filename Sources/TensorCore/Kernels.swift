@@ -1,0 +1,166 @@
+import CKernels
+
+/// Instruction-set levels of the C kernels (see CKernels.h).
+public enum KernelISA: Int32, Sendable, CaseIterable, Comparable {
+    case scalar = 0
+    case avx2 = 1
+    case avx512 = 2
+
+    public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Where attention finds each head's rows (strides in floats; see `sq_attention_params` in CKernels.h).
+public struct AttentionLayout: Sendable, Equatable {
+    public var nHeads: Int
+    public var kvHeads: Int
+    public var headDim: Int
+    /// Floats between consecutive query positions in q and in out.
+    public var qRowStride: Int
+    public var outRowStride: Int
+    /// K/V element (kv head g, key j, d) sits at g * kvHeadStride + j * kvRowStride + d.
+    public var kvHeadStride: Int
+    public var kvRowStride: Int
+    public var scale: Float
+    /// Causal: query i (absolute position p0 + i) sees keys 0...p0+i. Otherwise it sees keys 0..<nkv.
+    public var causal: Bool
+
+    public init(nHeads: Int, kvHeads: Int, headDim: Int, qRowStride: Int, outRowStride: Int,
+                kvHeadStride: Int, kvRowStride: Int, scale: Float, causal: Bool) {
+        self.nHeads = nHeads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.qRowStride = qRowStride
+        self.outRowStride = outRowStride
+        self.kvHeadStride = kvHeadStride
+        self.kvRowStride = kvRowStride
+        self.scale = scale
+        self.causal = causal
+    }
+
+    /// Causal decoder attention over a KV cache laid out [kvHeads, maxSeq, headDim]; q and out [nq, nHeads, headDim].
+    public static func kvCache(nHeads: Int, kvHeads: Int, headDim: Int, maxSeq: Int, scale: Float) -> AttentionLayout {
+        AttentionLayout(nHeads: nHeads, kvHeads: kvHeads, headDim: headDim,
+                        qRowStride: nHeads * headDim, outRowStride: nHeads * headDim,
+                        kvHeadStride: maxSeq * headDim, kvRowStride: headDim, scale: scale, causal: true)
+    }
+
+    /// q [seq, nHeads, headDim], k and v [seq, kvHeads, headDim] straight out of projections (vision
+    /// encoders: usually not causal).
+    public static func packed(nHeads: Int, kvHeads: Int, headDim: Int, scale: Float, causal: Bool) -> AttentionLayout {
+        AttentionLayout(nHeads: nHeads, kvHeads: kvHeads, headDim: headDim,
+                        qRowStride: nHeads * headDim, outRowStride: nHeads * headDim,
+                        kvHeadStride: headDim, kvRowStride: kvHeads * headDim, scale: scale, causal: causal)
+    }
+}
+
+/// The hot kernels, threaded over `ThreadPool`. Pointer based and allocation free; every one has a naive
+/// twin in `Reference`. Shapes are preconditions of the caller (the model code), not checked here.
+public enum Kernels {
+    /// Below this many multiply-adds a call runs on the caller's thread (waking workers costs more).
+    static let serialWork = 1 << 15
+
+    // MARK: Dispatch level
+
+    /// The best level the CPU supports.
+    public static var detectedISA: KernelISA { KernelISA(rawValue: sq_detect_isa()) ?? .scalar }
+    /// The level in use (detected, lowered by `SQUINT_ISA=scalar|avx2|avx512` or `setISA`).
+    public static var activeISA: KernelISA { KernelISA(rawValue: sq_get_isa()) ?? .scalar }
+    /// Forces a level (clamped to what the CPU has); nil restores the default. Returns the level in use.
+    /// For tests and benchmarks; call it between kernels, not while they run.
+    @discardableResult
+    public static func setISA(_ isa: KernelISA?) -> KernelISA {
+        KernelISA(rawValue: sq_set_isa(isa?.rawValue ?? -1)) ?? .scalar
+    }
+
+    // MARK: Kernels
+
+    /// y[t, r] = sum_c w[r, c] * x[t, c] for t < n, r < w.rows. x: [n, w.cols]; y: [n, ldy] (ldy defaults
+    /// to w.rows). Rows are split across the pool in chunks aligned to the kernel's row tile.
+    public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
+                              ldy: Int? = nil, pool: ThreadPool = .shared) {
+        let rows = w.rows, cols = w.cols, stride = ldy ?? rows
+        if n <= 0 || rows <= 0 { return }
+        let code = w.dtype.kernelCode
+        let data = w.data
+        if rows * cols * n < serialWork {
+            sq_matmul(code, data, x, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
+            return
+        }
+        pool.parallelRanges(rows, align: Int(sq_matmul_row_tile())) { range in
+            sq_matmul(code, data, x, y, Int64(n), Int64(cols), Int64(stride),
+                      Int64(range.lowerBound), Int64(range.upperBound))
+        }
+    }
+
+    /// For each of `rows` rows of length n: out = x / sqrt(mean(x^2) + eps) * (weight + weightOffset).
+    /// weightOffset is 1 for Gemma-style norms that scale by (1 + weight). out may equal x.
+    public static func rmsnorm(x: UnsafePointer<Float>, weight: TensorView?, out: UnsafeMutablePointer<Float>,
+                               n: Int, rows: Int = 1, eps: Float, weightOffset: Float = 0,
+                               pool: ThreadPool = .shared) {
+        if n <= 0 || rows <= 0 { return }
+        let code = weight?.dtype.kernelCode ?? 0
+        let w = weight?.data
+        let one = { (r: Int) in
+            sq_rmsnorm(x + r * n, code, w, weightOffset, out + r * n, Int64(n), eps)
+        }
+        if rows * n < serialWork {
+            for r in 0..<rows { one(r) }
+        } else {
+            pool.parallelFor(rows, one)
+        }
+    }
+
+    /// gate[i] = silu(gate[i]) * up[i] for i < n.
+    public static func siluMul(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, n: Int,
+                               pool: ThreadPool = .shared) {
+        if n < serialWork {
+            sq_silu_mul(gate, up, Int64(n))
+            return
+        }
+        pool.parallelRanges(n, align: 16) { r in
+            sq_silu_mul(gate + r.lowerBound, up + r.lowerBound, Int64(r.count))
+        }
+    }
+
+    /// y[i] = a[i] + b[i] for i < n; y may equal a or b (a residual add in place).
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                           n: Int, pool: ThreadPool = .shared) {
+        if n < serialWork * 4 {
+            sq_add(y, a, b, Int64(n))
+            return
+        }
+        pool.parallelRanges(n, align: 16) { r in
+            sq_add(y + r.lowerBound, a + r.lowerBound, b + r.lowerBound, Int64(r.count))
+        }
+    }
+
+    /// Row `row` of a [rows, cols] tensor widened to f32 into `out` (an embedding lookup).
+    public static func convertRow(_ t: TensorView, row: Int, into out: UnsafeMutablePointer<Float>) {
+        let cols = t.cols
+        sq_convert_row(t.dtype.kernelCode, t.data + row * cols * t.dtype.size, out, Int64(cols))
+    }
+
+    /// Attention for nq queries at absolute positions p0 ..< p0+nq (see `AttentionLayout`); heads are
+    /// split across the pool. nkv is the key count for non-causal layouts (default p0 + nq).
+    public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, nkv: Int? = nil,
+                                 layout l: AttentionLayout, pool: ThreadPool = .shared) {
+        if nq <= 0 || l.nHeads <= 0 { return }
+        var params = sq_attention_params(
+            q: q, k: k, v: v, out: out, nq: Int64(nq), p0: Int64(p0), nkv: Int64(nkv ?? (p0 + nq)),
+            n_heads: Int64(l.nHeads), kv_heads: Int64(l.kvHeads), head_dim: Int64(l.headDim),
+            q_row_stride: Int64(l.qRowStride), out_row_stride: Int64(l.outRowStride),
+            kv_head_stride: Int64(l.kvHeadStride), kv_row_stride: Int64(l.kvRowStride),
+            scale: l.scale, causal: l.causal ? 1 : 0)
+        withUnsafePointer(to: &params) { p in
+            let keys = l.causal ? p0 + nq : (nkv ?? (p0 + nq))
+            if l.nHeads * nq * keys * l.headDim < serialWork {
+                sq_attention(p, 0, Int64(l.nHeads))
+                return
+            }
+            pool.parallelRanges(l.nHeads) { r in
+                sq_attention(p, Int64(r.lowerBound), Int64(r.upperBound))
+            }
+        }
+    }
+}

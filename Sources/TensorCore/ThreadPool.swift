@@ -1,0 +1,141 @@
+import CKernels
+import Foundation
+import Synchronization
+
+/// A fixed pool of worker threads for the synchronous kernels: `parallelFor` splits an index range into
+/// one contiguous chunk per thread and returns when all are done. The calling thread runs chunk 0.
+///
+/// Why persistent threads with a spin-then-sleep wait: decoding calls the pool ~200 times per token, a few
+/// microseconds of work each, so a call must cost well under a microsecond when the workers are awake.
+/// Workers spin (x86 `pause`) for a while after each job, then sleep on a condition variable; a call
+/// allocates nothing.
+///
+/// `parallelFor` is not reentrant across threads: a call made while another is running (from a second
+/// thread, or from inside a body) runs its whole range serially on the caller instead of deadlocking.
+public final class ThreadPool: @unchecked Sendable {
+    /// The process-wide pool: one thread per active core, or `SQUINT_THREADS` when set to a positive integer.
+    public static let shared = ThreadPool(threadCount: ThreadPool.defaultThreadCount())
+
+    /// Threads that run chunks, the caller included.
+    public let threadCount: Int
+
+    // The current job. Written by the dispatching thread before `generation` is bumped (release) and read
+    // by workers only after they observe the bump (acquire), so plain storage suffices.
+    //
+    // The body is kept as a pointer to the caller's non-escaping closure value, and workers call it only
+    // through `invoke`, a C function pointer: any retain/release of the closure context then happens
+    // inside that call, strictly before the worker reports completion, so when the caller's
+    // `withoutActuallyEscaping` ends no worker holds or touches the (stack-allocated) context.
+    private typealias Body = (Int) -> Void
+    private typealias Invoke = @convention(c) (UnsafeRawPointer, Int, Int) -> Void
+    private var job: UnsafeRawPointer?
+    private let invoke: Invoke = { context, lo, hi in
+        let body = context.assumingMemoryBound(to: Body.self)
+        for i in lo..<hi { body.pointee(i) }
+    }
+    private var jobCount = 0
+    private var jobParts = 0
+
+    private let generation = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let busy = Atomic<Bool>(false)
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let wake: UnsafeMutablePointer<pthread_cond_t>
+
+    /// `pause` iterations a worker spins before sleeping (~100+ microseconds on current x86).
+    private let spinLimit = 20_000
+
+    public static func defaultThreadCount() -> Int {
+        if let text = ProcessInfo.processInfo.environment["SQUINT_THREADS"], let n = Int(text), n > 0 {
+            return min(n, 256)
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Starts `threadCount - 1` worker threads. They live as long as the process: make pools once.
+    public init(threadCount: Int) {
+        self.threadCount = max(1, threadCount)
+        mutex = .allocate(capacity: 1)
+        wake = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        for worker in 1..<self.threadCount {
+            let thread = Thread { [self] in self.workerLoop(worker) }
+            thread.name = "squint-pool-\(worker)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// Calls `body(i)` for every i in 0..<count, concurrently: the range is cut into one contiguous chunk
+    /// per thread (fewer when count is smaller). `body` must be safe to call from several threads at once.
+    public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        let parts = min(threadCount, count)
+        if parts == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            for i in 0..<count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            withUnsafePointer(to: escapable) { bodyPointer in
+                job = UnsafeRawPointer(bodyPointer)
+                jobCount = count
+                jobParts = parts
+                pending.store(threadCount - 1, ordering: .relaxed)
+                pthread_mutex_lock(mutex)
+                generation.add(1, ordering: .releasing)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
+                Self.run(part: 0, parts: parts, count: count, escapable)
+                while pending.load(ordering: .acquiring) != 0 { sq_cpu_relax() }
+                job = nil
+            }
+        }
+        busy.store(false, ordering: .releasing)
+    }
+
+    /// Splits 0..<count into at most `threadCount` ranges whose bounds are multiples of `align` (except the
+    /// end) and calls `body` on each concurrently. Ranges are never empty.
+    public func parallelRanges(_ count: Int, align: Int = 1, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let a = max(1, align)
+        let blocks = (count + a - 1) / a
+        let parts = min(threadCount, blocks)
+        parallelFor(parts) { p in
+            let lo = min(count, (blocks * p / parts) * a)
+            let hi = min(count, (blocks * (p + 1) / parts) * a)
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    @inline(__always)
+    private static func run(part: Int, parts: Int, count: Int, _ body: (Int) -> Void) {
+        let lo = count * part / parts
+        let hi = count * (part + 1) / parts
+        for i in lo..<hi { body(i) }
+    }
+
+    private func workerLoop(_ worker: Int) {
+        var seen = 0
+        while true {
+            var spins = 0
+            var current = generation.load(ordering: .acquiring)
+            while current == seen {
+                if spins < spinLimit {
+                    sq_cpu_relax()
+                    spins += 1
+                } else {
+                    pthread_mutex_lock(mutex)
+                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                    pthread_mutex_unlock(mutex)
+                }
+                current = generation.load(ordering: .acquiring)
+            }
+            seen = current
+            if worker < jobParts, let context = job {
+                invoke(context, jobCount * worker / jobParts, jobCount * (worker + 1) / jobParts)
+            }
+            pending.subtract(1, ordering: .releasing)
+        }
+    }
+}

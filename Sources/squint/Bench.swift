@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import ImageProcessing
+import Inference
+import Models
+import TensorCore
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode speed, and decode as a fraction of the memory-bandwidth bound.",
+        discussion: """
+        Decode of a language model reads every weight once per token, so its ceiling is the machine's read
+        bandwidth divided by the bytes of weights per token. Both are measured in the same run.
+        """)
+
+    @Option(help: "Model directory.")
+    var model: String
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt length to prefill.")
+    var promptTokens = 512
+    @Option(name: .customLong("gen-tokens"), help: "Tokens to decode.")
+    var genTokens = 128
+    @Option(help: "Repetitions; the best is reported.")
+    var repetitions = 1
+    @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
+    var image: String?
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1 else {
+            throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
+        }
+    }
+
+    func run() async throws {
+        do { try execute() } catch { fail(error) }
+    }
+
+    private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    private func execute() throws {
+        let t0 = now()
+        let loaded = try LoadedModel(directory: URL(fileURLWithPath: model))
+        let loadMs = Double(now() - t0) / 1e6
+        let lm = loaded.language
+        let capacity = promptTokens + genTokens + 1
+        let cache = lm.makeCache(capacity: capacity)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: lm.logitCount)
+        defer { logits.deallocate() }
+        // A fixed, valid token sequence; the content does not change the work done.
+        let vocab = min(lm.config.vocabularySize, loaded.tokenizer.vocabularySize)
+        let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % max(vocab, 1) }
+
+        var bestPrefill = Double.infinity, bestDecode = Double.infinity
+        for _ in 0..<repetitions {
+            cache.reset()
+            let a = now()
+            try lm.forward(tokens: prompt, cache: cache, logits: logits)
+            bestPrefill = min(bestPrefill, Double(now() - a) / 1e6)
+            var token = 1
+            let b = now()
+            for i in 0..<genTokens {
+                try lm.forward(tokens: [token], cache: cache, logits: logits)
+                token = (i * 31 + 7) % max(vocab, 1)
+            }
+            bestDecode = min(bestDecode, Double(now() - b) / 1e6)
+        }
+        // Vision: preprocessing and the tower + connector, timed separately (best of the repetitions).
+        var imageReport: (tokens: Int, prepareMs: Double, encodeMs: Double)?
+        if let image {
+            guard let vision = loaded.vision else {
+                throw CLIError("--image: this model (\(loaded.modelType)) has no vision encoder")
+            }
+            let decoded = try ImageDecoder.decode(path: image, limits: ImageLimits())
+            var bestPrepare = Double.infinity, bestEncode = Double.infinity, tokens = 0
+            for _ in 0..<repetitions {
+                let a = now()
+                let prepared = try vision.prepare(rgb: decoded.pixels, width: decoded.width, height: decoded.height,
+                                                  settings: ImageSettings())
+                let b = now()
+                _ = try vision.encode(prepared)
+                bestPrepare = min(bestPrepare, Double(b - a) / 1e6)
+                bestEncode = min(bestEncode, Double(now() - b) / 1e6)
+                tokens = prepared.tokenCount
+            }
+            imageReport = (tokens, bestPrepare, bestEncode)
+        }
+        let bandwidth = Bandwidth.measureReadGBps()
+        let bytes = Double(lm.bytesPerToken)
+        let prefillTPS = Double(promptTokens) / bestPrefill * 1000
+        let decodeTPS = Double(genTokens) / bestDecode * 1000
+        let boundTPS = bandwidth * 1e9 / bytes
+        let fraction = decodeTPS / boundTPS
+
+        if json {
+            var object: [String: Any] = [
+                "model": model, "model_type": loaded.modelType, "threads": ThreadPool.shared.threadCount,
+                "load_ms": loadMs, "prompt_tokens": promptTokens, "gen_tokens": genTokens,
+                "prefill_ms": bestPrefill, "decode_ms": bestDecode,
+                "prefill_tokens_per_s": prefillTPS, "decode_tokens_per_s": decodeTPS,
+                "weight_bytes_per_token": Int(bytes), "read_bandwidth_gbps": bandwidth,
+                "decode_bound_tokens_per_s": boundTPS, "decode_fraction_of_bound": fraction,
+            ]
+            if let r = imageReport {
+                object["image_tokens"] = r.tokens
+                object["image_prepare_ms"] = r.prepareMs
+                object["image_encode_ms"] = r.encodeMs
+                object["vision_tokens_per_s"] = Double(r.tokens) / r.encodeMs * 1000
+            }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+        print("model      \(loaded.familyName) (\(loaded.modelType)), \(f(bytes / 1e6)) MB of weights read per token, \(ThreadPool.shared.threadCount) threads, loaded in \(f(loadMs)) ms")
+        print("prefill    \(promptTokens) tokens in \(f(bestPrefill)) ms: \(f(prefillTPS)) tokens/s")
+        print("decode     \(genTokens) tokens in \(f(bestDecode)) ms: \(f(decodeTPS)) tokens/s")
+        if let r = imageReport {
+            print("image      \(r.tokens) vision tokens: preprocess \(f(r.prepareMs)) ms, encode \(f(r.encodeMs)) ms (\(f(Double(r.tokens) / r.encodeMs * 1000)) vision tokens/s)")
+        }
+        print("bandwidth  \(f(bandwidth, 2)) GB/s measured read; bound \(f(boundTPS)) tokens/s; decode at \(f(fraction * 100)) % of the bound")
+    }
+}

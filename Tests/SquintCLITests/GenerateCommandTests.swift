@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+import TestSupport
+
+/// `squint generate` as scripts use it: the real binary, its JSON contract, its .npy dump, its errors.
+final class GenerateCommandTests: XCTestCase {
+    let model = Fixtures.url("models/qwen2-v4").path
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "fixture missing")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path),
+                      "squint binary not built at \(BinaryRunner.squintURL.path)")
+    }
+
+    private func json(_ r: BinaryRunner.Result) throws -> [String: Any] {
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any], r.stdout)
+    }
+
+    func testMessagesJSONAndLogitsDumpMatchTransformers() throws {
+        let ref = try Fixtures.json("models/qwen2-v4/reference.json") as! [String: Any]
+        let chat = ref["chat"] as! [String: Any]
+        let dir = try Fixtures.temporaryDirectory("cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let messages = dir.appendingPathComponent("messages.json")
+        try JSONSerialization.data(withJSONObject: chat["messages"]!).write(to: messages)
+        let npy = dir.appendingPathComponent("logits.npy")
+        let r = try BinaryRunner.run(["generate", "--model", model, "--messages", messages.path, "--temp", "0",
+                                      "--max-tokens", "32", "--ignore-eos", "--json", "--dump-logits", npy.path])
+        let out = try json(r)
+        XCTAssertEqual(out["prompt_tokens"] as? [Int], chat["ids"] as? [Int])
+        let cands = try XCTUnwrap(out["candidates"] as? [[String: Any]])
+        XCTAssertEqual(cands.count, 1)
+        XCTAssertEqual(cands[0]["tokens"] as? [Int], chat["greedy_new_ids"] as? [Int])
+        XCTAssertEqual(cands[0]["finish_reason"] as? String, "length")
+        XCTAssertEqual((cands[0]["temperatures"] as? [Double])?.count, 32)
+        XCTAssertNotNil(cands[0]["text"] as? String)
+        let timings = try XCTUnwrap(out["timings"] as? [String: Any])
+        for key in ["load_ms", "image_encode_ms", "prefill_ms", "decode_ms", "prefill_tokens_per_s", "decode_tokens_per_s"] {
+            XCTAssertNotNil(timings[key] as? Double, "timings.\(key)")
+        }
+        let logits = try NPYArray(url: npy)
+        XCTAssertEqual(logits.shape, [32, 1280])
+        let steps = try NPYArray(url: Fixtures.url("models/qwen2-v4/chat_step_logits.npy"))
+        let scale = steps.values.map(abs).max()!
+        for step in [0, steps.shape[0] - 1] {
+            let d = closeness(logits.row(step), steps.row(step))
+            XCTAssertLessThanOrEqual(d.maxAbsDiff, 1e-3 * scale, "step \(step): \(d)")
+        }
+    }
+
+    func testRawPromptAndSeededSamplingIsReproducible() throws {
+        let ref = try Fixtures.json("models/qwen2-v4/reference.json") as! [String: Any]
+        let raw = ref["raw"] as! [String: Any]
+        let args = ["generate", "--model", model, "--raw", "--prompt", raw["text"] as! String, "--temp", "0.9",
+                    "--seed", "7", "--max-tokens", "8", "--n", "2", "--json", "--ignore-eos"]
+        let a = try json(BinaryRunner.run(args)), b = try json(BinaryRunner.run(args))
+        XCTAssertEqual(a["prompt_tokens"] as? [Int], raw["ids"] as? [Int])
+        let ca = try XCTUnwrap(a["candidates"] as? [[String: Any]]), cb = try XCTUnwrap(b["candidates"] as? [[String: Any]])
+        XCTAssertEqual(ca.count, 2)
+        XCTAssertEqual(ca.map { $0["tokens"] as! [Int] }, cb.map { $0["tokens"] as! [Int] }, "same seed, same tokens")
+        XCTAssertEqual(a["seed"] as? Int, 7)
+    }
+
+    func testPlainOutputStreamsText() throws {
+        let r = try BinaryRunner.run(["generate", "--model", model, "--prompt", "hello", "--temp", "0", "--max-tokens", "5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+    }
+
+    func testBadInputsGiveOneLineErrors() throws {
+        let missing = try BinaryRunner.run(["generate", "--model", "/nonexistent/model", "--prompt", "hi"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.hasPrefix("squint: error: ") && missing.stderr.contains("/nonexistent/model"), missing.stderr)
+        XCTAssertEqual(missing.stderr.split(separator: "\n").count, 1, missing.stderr)
+
+        let image = try BinaryRunner.run(["generate", "--model", model, "--prompt", "hi", "--image", model + "/config.json"])
+        XCTAssertEqual(image.status, 1)
+        XCTAssertTrue(image.stderr.contains("images cannot be attached"), image.stderr)
+
+        let noPrompt = try BinaryRunner.run(["generate", "--model", model])
+        XCTAssertNotEqual(noPrompt.status, 0)
+        XCTAssertTrue(noPrompt.stderr.contains("--prompt"), noPrompt.stderr)
+
+        let badTemp = try BinaryRunner.run(["generate", "--model", model, "--prompt", "hi", "--temp=-1"])
+        XCTAssertEqual(badTemp.status, 1)
+        XCTAssertTrue(badTemp.stderr.lowercased().contains("temperature"), badTemp.stderr)
+    }
+}

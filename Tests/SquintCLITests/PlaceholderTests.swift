@@ -1,2 +1,0 @@
-import XCTest
-final class SquintCLITestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
