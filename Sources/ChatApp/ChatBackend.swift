@@ -63,5 +63,5 @@ public protocol ChatBackend: Sendable {
     /// Stops the running generation after the token in progress.
     func cancel() async
     /// Tokens the conversation takes once rendered through the chat template (nil if unknown).
-    func promptTokenCount(_ messages: [ChatTurn]) -> Int?
+    func promptTokenCount(_ messages: [ChatTurn]) async -> Int?
 }

@@ -32,6 +32,8 @@ public enum ThemeError: Error, CustomStringConvertible, Equatable {
     case unknownElement(name: String, line: Int, source: String)
     case badValue(word: String, line: Int, source: String)
     case missingEquals(line: Int, source: String)
+    case notFound(name: String, searched: [String])
+    case unreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum ThemeError: Error, CustomStringConvertible, Equatable {
         case let .badValue(word, line, source):
             "\(source):\(line): '\(word)' is not a colour (default, black, red, green, yellow, blue, magenta, cyan, white, bright-NAME, 0-255) or attribute (bold, dim, underline, reverse, italic)"
         case let .missingEquals(line, source): "\(source):\(line): expected 'element = style'"
+        case let .notFound(name, searched): "no theme '\(name)' (looked in: \(searched.joined(separator: ", ")))"
+        case let .unreadable(path, reason): "cannot read theme \(path): \(reason)"
         }
     }
 }

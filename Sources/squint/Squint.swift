@@ -11,7 +11,8 @@ struct Squint: AsyncParsableCommand {
         See `man squint` for the full reference.
         """,
         version: SquintVersion.string,
-        subcommands: [Generate.self, Bench.self])
+        subcommands: [Chat.self, Generate.self, Bench.self],
+        defaultSubcommand: Chat.self)
 }
 
 enum SquintVersion {

@@ -58,7 +58,7 @@ final class FakeBackend: ChatBackend, @unchecked Sendable {
 
     func cancel() async { lock.withLock { cancelled = true } }
 
-    func promptTokenCount(_ messages: [ChatTurn]) -> Int? { messages.count * 10 }
+    func promptTokenCount(_ messages: [ChatTurn]) async -> Int? { messages.count * 10 }
 }
 
 func makeState() -> ChatState {

@@ -1,0 +1,70 @@
+import Foundation
+import Inference
+import Sampling
+
+/// The in-process inference engine as a `ChatBackend`.
+public final class EngineBackend: ChatBackend {
+    public let engine: InferenceEngine
+    public let info: ModelInfo
+
+    public init(engine: InferenceEngine, name: String) {
+        self.engine = engine
+        info = ModelInfo(name: name, family: engine.model.familyName, contextLength: engine.contextLength,
+                         supportsImages: engine.model.isMultimodal)
+    }
+
+    static func request(_ r: ChatRequest) -> GenerationRequest {
+        var g = GenerationRequest(prompt: .chat(r.messages.map { ChatMessage(role: $0.role, text: $0.text) }))
+        g.maxTokens = r.maxTokens
+        g.sampling = r.sampling
+        g.candidates = r.candidates
+        return g
+    }
+
+    static func reason(_ f: FinishReason) -> StopReason {
+        switch f {
+        case .stop: .stop
+        case .length: .length
+        case .cancelled: .cancelled
+        case .contextFull: .contextFull
+        }
+    }
+
+    public func generate(_ request: ChatRequest) -> AsyncThrowingStream<BackendEvent, Error> {
+        let engine = self.engine
+        let g = Self.request(request)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await event in await engine.generate(g) {
+                        switch event {
+                        case let .prompt(tokens, reused, _):
+                            continuation.yield(.prompt(tokens: tokens.count, reused: reused))
+                        case let .token(candidate, _, text, temperature):
+                            continuation.yield(.token(candidate: candidate, text: text, temperature: temperature))
+                        case let .candidateFinished(candidate, c):
+                            continuation.yield(.candidateFinished(candidate: candidate, reason: Self.reason(c.finishReason)))
+                        case let .done(_, timings, _):
+                            continuation.yield(.done(decodeTokensPerSecond: timings.decodeTokensPerSecond,
+                                                     prefillTokensPerSecond: timings.prefillTokensPerSecond))
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            // Leaving the stream early ends the engine's stream too, which cancels between tokens.
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func updateSampling(_ settings: SamplerSettings) async { await engine.updateSampling(settings) }
+
+    public func cancel() async { await engine.cancel() }
+
+    public func promptTokenCount(_ messages: [ChatTurn]) async -> Int? {
+        try? await engine.promptTokens(Self.request(ChatRequest(messages: messages, sampling: SamplerSettings(), maxTokens: 1)))
+            .count
+    }
+}

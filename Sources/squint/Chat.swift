@@ -1,0 +1,131 @@
+import ArgumentParser
+import ChatApp
+import CursesDriver
+import Foundation
+import Inference
+import TerminalUI
+
+struct Chat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Chat with a model in the terminal (the default command).",
+        discussion: """
+        Keys: Enter sends, Alt-Enter or Ctrl-J starts a new line, Esc stops a reply, Ctrl-C twice quits,
+        F1 or ? lists every key and /command. Sessions are saved as they go under
+        $XDG_DATA_HOME/squint/sessions (default ~/.local/share/squint/sessions).
+        NO_COLOR=1 draws without colours.
+        """)
+
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json).")
+    var model: String?
+    @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
+    var resume = false
+    @Argument(help: "The session to resume (with --resume).")
+    var sessionID: String?
+    @Flag(name: .customLong("list-sessions"), help: "Print the saved sessions and exit.")
+    var listSessions = false
+    @Option(help: "Colour theme: dark, light, monochrome, or a path to a .theme file.")
+    var theme: String?
+    @Flag(name: .customLong("no-color"), help: "Draw without colours (as NO_COLOR=1).")
+    var noColor = false
+    @Option(name: .customLong("max-tokens"), help: "Most tokens per reply.")
+    var maxTokens = 512
+    @Option(help: "Context length in tokens (default: the model's, at most 4096).")
+    var context: Int?
+    @OptionGroup var sampling: SamplingOptions
+
+    func validate() throws {
+        if sessionID != nil && !resume { throw ValidationError("a session id is only taken with --resume") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    func run() async throws {
+        do {
+            try await execute()
+        } catch let error as ValidationError {
+            throw error
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            fail(error)
+        }
+    }
+
+    func execute() async throws {
+        let store = SessionStore(directory: SessionStore.defaultDirectory())
+        if listSessions {
+            printSessions(store)
+            return
+        }
+        guard let model else {
+            FileHandle.standardError.write(Data("""
+            squint: chat needs a model for now: squint chat --model DIR
+            (DIR holds config.json, *.safetensors and tokenizer.json, e.g. a Hugging Face snapshot)
+
+            """.utf8))
+            throw ExitCode(2)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        if noColor { environment["NO_COLOR"] = "1" }
+        let theme = try ThemeLoader.load(self.theme, environment: environment)
+        let colors = environment["NO_COLOR"].map(\.isEmpty) ?? true
+
+        var saved: SavedSession? = nil
+        if resume {
+            guard let id = sessionID ?? store.latestID() else {
+                throw ValidationError("no saved sessions in \(store.directory.path)")
+            }
+            saved = try store.load(id)
+        }
+
+        FileHandle.standardError.write(Data("squint: loading \(model)…\n".utf8))
+        let url = URL(fileURLWithPath: model)
+        let engine = try InferenceEngine(directory: url, options: EngineOptions(contextLength: context))
+        let backend = EngineBackend(engine: engine, name: url.standardizedFileURL.lastPathComponent)
+
+        var state = ChatState(info: backend.info, sessionID: SessionStore.newID())
+        state.settings = try sampling.settings()
+        state.maxTokens = maxTokens
+        if let saved { state.restore(saved) }
+        let initial = state
+
+        let outcome = await UIThread.run { () -> Result<(ChatState, Data), Error> in
+            let driver: CursesDriver
+            do { driver = try CursesDriver(color: colors) } catch { return .failure(error) }
+            let loop = ChatLoop(state: initial, driver: driver, backend: backend, theme: theme, store: store)
+            let final = loop.run()
+            return .success((final, driver.shutdown()))
+        }
+        let (final, captured) = try outcome.get()
+        if !captured.isEmpty { FileHandle.standardError.write(captured) }
+        if final.messages.contains(where: { $0.role == .user }) {
+            print("Session \(final.sessionID) saved; continue it with: squint chat --model \(model) --resume \(final.sessionID)")
+        }
+    }
+
+    func printSessions(_ store: SessionStore) {
+        let list = store.list()
+        if list.isEmpty {
+            print("no saved sessions in \(store.directory.path)")
+            return
+        }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        for s in list {
+            print("\(s.id)  \(f.string(from: s.updated))  \(s.messageCount) messages  \(Sanitizer.clean(s.model, singleLine: true))  \(s.title)")
+        }
+    }
+}
+
+/// Runs the UI loop on a thread of its own: it blocks in poll(2), which must not hold one of the
+/// cooperative pool's threads (two on this machine) while generation tasks need them.
+enum UIThread {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            let thread = Thread { continuation.resume(returning: body()) }
+            thread.stackSize = 8 << 20
+            thread.name = "squint-ui"
+            thread.start()
+        }
+    }
+}
