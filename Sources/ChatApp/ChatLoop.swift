@@ -109,6 +109,10 @@ public final class ChatLoop {
             stopGeneration()
             return
         }
+        if reaction.contains(.fullRedraw) {
+            driver.invalidate()
+            screen.markAllDirty()
+        }
         if reaction.contains(.redraw) { redraw() }
     }
 
@@ -140,10 +144,20 @@ public final class ChatLoop {
             state.pendingExportPath = nil
             export(path)
         }
+        // `.reset` needs nothing here: the engine keeps the longest cached prefix of each new prompt,
+        // so a new conversation simply matches less of it.
         if r.contains(.listSessions) { state.sessionList = store?.list() ?? [] }
         if r.contains(.resume), let id = state.pendingResumeID {
             state.pendingResumeID = nil
             resume(id)
+        }
+    }
+
+    /// Counts the conversation's tokens in the background (after a resume) for the status line.
+    public func countContext() {
+        let backend = self.backend, hub = self.hub, turns = state.turns()
+        Task.detached {
+            if let n = await backend.promptTokenCount(turns) { hub.post(.contextCount(n)) }
         }
     }
 
@@ -200,6 +214,7 @@ public final class ChatLoop {
             state.restore(s)
             created = s.created
             state.notice = "resumed session \(id)"
+            countContext()
         } catch {
             state.notice = "\(error)"
         }

@@ -23,6 +23,8 @@ public struct Reaction: OptionSet, Sendable {
     public static let resume = Reaction(rawValue: 1 << 8)
     /// Start a new conversation (the engine forgets its cache).
     public static let reset = Reaction(rawValue: 1 << 9)
+    /// Repaint every cell (Ctrl-L), not only the rows that changed.
+    public static let fullRedraw = Reaction(rawValue: 1 << 10)
 }
 
 public enum AppEvent: Sendable, Equatable {
@@ -32,6 +34,8 @@ public enum AppEvent: Sendable, Equatable {
     case failed(String)
     /// Every request of the plan ended (after `.done`, a failure or cancellation).
     case finished
+    /// The conversation's length in tokens, counted after a session was resumed.
+    case contextCount(Int)
 }
 
 /// The one place state changes. `now` is seconds on a monotonic clock (for tokens per second).
@@ -44,6 +48,9 @@ public func reduce(_ state: inout ChatState, _ event: AppEvent, now: Double) -> 
     case .input(.terminate):
         return state.mode == .generating ? [.cancel, .save, .quit] : [.save, .quit]
     case let .backend(e): return handleBackend(&state, e, now: now)
+    case let .contextCount(n):
+        if state.mode != .generating { state.contextUsed = n }
+        return .redraw
     case let .failed(message):
         if let i = state.lastAssistantIndex, state.messages[i].status == .streaming {
             if state.messages[i].text.isEmpty, !state.messages[i].isComparison {
@@ -58,6 +65,12 @@ public func reduce(_ state: inout ChatState, _ event: AppEvent, now: Double) -> 
     case .finished:
         if let i = state.lastAssistantIndex, state.messages[i].status == .streaming {
             state.messages[i].status = .complete
+        }
+        // Stopped before its first token: nothing to keep (an empty turn would reach the template).
+        if let i = state.lastAssistantIndex, i == state.messages.count - 1, state.messages[i].status == .stopped,
+           state.messages[i].text.isEmpty, !state.messages[i].isComparison {
+            state.messages.remove(at: i)
+            state.notice = "stopped before the first token"
         }
         if state.mode == .generating { state.mode = .idle }
         state.generationStart = nil
@@ -154,7 +167,7 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
     case .scrollDown: state.scrollBack = max(0, state.scrollBack - 10); return .redraw
     case .scrollLineUp: state.scrollBack += 1; return .redraw
     case .scrollLineDown: state.scrollBack = max(0, state.scrollBack - 1); return .redraw
-    case .redraw: return .redraw
+    case .redraw: return [.redraw, .fullRedraw]
     }
 }
 

@@ -14,6 +14,12 @@ public protocol Driver: AnyObject {
     /// Input that arrived within `timeoutMilliseconds` (empty on timeout or when woken).
     func readInput(timeoutMilliseconds: Int) -> [InputEvent]
     var waker: Waker { get }
+    /// Forget what is on the screen: the next `present` repaints everything (Ctrl-L).
+    func invalidate()
+}
+
+extension Driver {
+    public func invalidate() {}
 }
 
 /// A driver without a terminal, for tests: input is scripted, every presented frame is kept.

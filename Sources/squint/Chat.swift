@@ -87,11 +87,13 @@ struct Chat: AsyncParsableCommand {
         state.maxTokens = maxTokens
         if let saved { state.restore(saved) }
         let initial = state
+        let resumed = saved != nil
 
         let outcome = await UIThread.run { () -> Result<(ChatState, Data), Error> in
             let driver: CursesDriver
             do { driver = try CursesDriver(color: colors) } catch { return .failure(error) }
             let loop = ChatLoop(state: initial, driver: driver, backend: backend, theme: theme, store: store)
+            if resumed { loop.countContext() }
             let final = loop.run()
             return .success((final, driver.shutdown()))
         }

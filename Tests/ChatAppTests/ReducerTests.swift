@@ -60,6 +60,15 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(s.mode, .idle)
     }
 
+    func testStoppedBeforeTheFirstTokenLeavesNoEmptyReply() {
+        var s = makeState()
+        send(&s, typing("hi") + [.enter, .escape])
+        _ = reduce(&s, .finished, now: 0)
+        XCTAssertEqual(s.messages.map(\.role), [.user])
+        XCTAssertEqual(s.notice, "stopped before the first token")
+        XCTAssertEqual(send(&s, [.ctrl("l")]), [.redraw, .fullRedraw])
+    }
+
     func testCtrlCStopsAGenerationButAsksBeforeQuitting() {
         var s = makeState()
         send(&s, typing("hi") + [.enter])
