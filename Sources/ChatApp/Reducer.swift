@@ -235,7 +235,8 @@ func startReply(_ state: inout ChatState, now: Double, candidates: Int = 1, temp
     state.generatedTokens = 0
     state.firstTokenTime = nil
     state.scrollBack = 0
-    return [.generate, .redraw]
+    // Saved as it goes: the user's message is on disk before the reply starts.
+    return [.generate, .redraw, .save]
 }
 
 private func regenerate(_ state: inout ChatState, now: Double) -> Reaction {

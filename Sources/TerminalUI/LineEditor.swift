@@ -45,7 +45,7 @@ public struct LineEditor: Sendable, Equatable {
     public mutating func handle(_ key: Key) -> Bool {
         switch key {
         case let .char(c): insert(String(c))
-        case let .paste(text): insert(text)
+        case let .paste(text): insert(Sanitizer.clean(text))   // CR LF to LF, tabs to spaces, no escapes
         case .ctrl("j"), .altEnter: insert("\n")
         case .left, .ctrl("b"): cursor = max(0, cursor - 1)
         case .right, .ctrl("f"): cursor = min(chars.count, cursor + 1)

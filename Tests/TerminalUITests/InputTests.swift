@@ -99,6 +99,15 @@ final class LineEditorTests: XCTestCase {
         XCTAssertEqual(e.text, "draft")
     }
 
+    func testPasteIsInsertedCleanedAndWhole() {
+        var e = LineEditor()
+        type(&e, "ab")
+        e.handle(.left)
+        e.handle(.paste("x\r\ny\t\u{1B}[31mz"))
+        XCTAssertEqual(e.text, "ax\ny    zb")
+        XCTAssertEqual(e.cursor, 9)
+    }
+
     func testCombiningMarkJoinsTheCharacterBefore() {
         var e = LineEditor()
         type(&e, "e")
