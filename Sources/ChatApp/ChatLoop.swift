@@ -122,6 +122,7 @@ public final class ChatLoop {
     public func redraw() {
         let frame = ChatView.render(state, size: driver.size, theme: theme)
         if state.scrollBack > frame.maxScrollBack { state.scrollBack = frame.maxScrollBack }
+        state.pageSize = frame.transcriptHeight
         screen.adopt(frame.canvas)
         driver.present(&screen, cursor: frame.cursor)
         onPresent?(frame)

@@ -51,7 +51,8 @@ public enum Mode: Sendable, Equatable {
 
 public enum Overlay: Sendable, Equatable {
     case none
-    case help
+    /// The key map, scrolled down by `offset` rows.
+    case help(offset: Int)
     case sampling(selected: Int)
     case sessions(selected: Int)
 }
@@ -86,6 +87,8 @@ public struct ChatState: Sendable {
     /// Index in `messages` of the user message being edited (Alt-E), replaced on submit.
     public var editingIndex: Int? = nil
     public var lastCompareCount = 3
+    /// Rows of transcript on screen (set by the loop after each frame): one PgUp/PgDn step.
+    public var pageSize = 10
 
     // Effects asked for by the reducer, taken by the loop.
     public var pendingPlan: GenerationPlan? = nil

@@ -7,6 +7,8 @@ public struct Frame: Sendable {
     public var canvas: Canvas
     public var cursor: Point?
     public var maxScrollBack: Int
+    /// Rows the transcript had (the page for PgUp/PgDn).
+    public var transcriptHeight: Int = 10
 }
 
 /// Draws the whole chat screen from state. Pure: same state and size, same frame.
@@ -34,11 +36,12 @@ public enum ChatView {
         drawStatus(&canvas, state, statusRect, theme: theme)
         switch state.overlay {
         case .none: break
-        case .help: HelpView.draw(&canvas, in: transcriptRect, theme: theme)
+        case let .help(offset): HelpView.draw(&canvas, in: transcriptRect, offset: offset, theme: theme)
         case let .sampling(selected): drawSamplingPanel(&canvas, state, selected: selected, in: transcriptRect, theme: theme)
         case let .sessions(selected): drawSessions(&canvas, state, selected: selected, in: transcriptRect, theme: theme)
         }
-        return Frame(canvas: canvas, cursor: state.overlay == .none ? cursor : nil, maxScrollBack: maxScroll)
+        return Frame(canvas: canvas, cursor: state.overlay == .none ? cursor : nil, maxScrollBack: maxScroll,
+                     transcriptHeight: transcriptRect.height)
     }
 
     static func attachmentsHeight(_ state: ChatState) -> Int { 0 }
@@ -221,13 +224,16 @@ enum HelpView {
             + KeyMap.editingHelp + Commands.help
     }
 
-    static func draw(_ canvas: inout Canvas, in area: Rect, theme: Theme) {
+    static func draw(_ canvas: inout Canvas, in area: Rect, offset: Int, theme: Theme) {
         let items = entries()
         let keyWidth = min(26, items.map { CharWidth.of($0.0) }.max() ?? 10, max(8, area.width / 3))
         let helpWidth = items.map { CharWidth.of($0.1) }.max() ?? 20
         let box = area.centered(width: min(area.width, keyWidth + helpWidth + 5), height: min(area.height, items.count + 2))
-        ChatView.drawBox(&canvas, box, title: "Keys and commands (any key closes)", theme: theme)
-        for (row, (k, h)) in items.prefix(max(0, box.height - 2)).enumerated() {
+        let visible = max(0, box.height - 2)
+        let first = min(offset, max(0, items.count - visible))
+        let more = items.count > visible ? " \(first + 1)-\(first + visible)/\(items.count), ↑↓" : ""
+        ChatView.drawBox(&canvas, box, title: "Keys and commands\(more) (any key closes)", theme: theme)
+        for (row, (k, h)) in items[first..<min(items.count, first + visible)].enumerated() {
             let y = box.y + 1 + row
             canvas.put(k, x: box.x + 2, y: y, style: theme[.helpKey], maxX: box.x + 2 + keyWidth)
             canvas.put(h, x: box.x + 3 + keyWidth, y: y, style: theme[.helpText], maxX: box.maxX - 1)

@@ -89,8 +89,15 @@ func handleKey(_ state: inout ChatState, _ key: Key, now: Double) -> Reaction {
     }
     switch state.overlay {
     case .none: break
-    case .help:
-        state.overlay = .none
+    case let .help(offset):
+        // Up/Down/PgUp/PgDn scroll a key map longer than the screen; any other key closes it.
+        switch key {
+        case .up: state.overlay = .help(offset: max(0, offset - 1))
+        case .down: state.overlay = .help(offset: offset + 1)
+        case .pageUp: state.overlay = .help(offset: max(0, offset - state.pageSize))
+        case .pageDown: state.overlay = .help(offset: offset + state.pageSize)
+        default: state.overlay = .none
+        }
         return .redraw
     case let .sampling(selected):
         if let r = handleSamplingPanel(&state, key, selected: selected) { return r }
@@ -151,7 +158,7 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
         state.showTemperatures.toggle()
         return .redraw
     case .toggleHelp:
-        state.overlay = state.overlay == .help ? .none : .help
+        if case .help = state.overlay { state.overlay = .none } else { state.overlay = .help(offset: 0) }
         return .redraw
     case .sessions:
         state.overlay = .sessions(selected: 0)
@@ -163,8 +170,8 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
         let n = state.messages[i].candidates.count
         state.selectedCandidate = (state.selectedCandidate + (action == .nextCandidate ? 1 : n - 1)) % n
         return .redraw
-    case .scrollUp: state.scrollBack += 10; return .redraw
-    case .scrollDown: state.scrollBack = max(0, state.scrollBack - 10); return .redraw
+    case .scrollUp: state.scrollBack += max(1, state.pageSize - 2); return .redraw
+    case .scrollDown: state.scrollBack = max(0, state.scrollBack - max(1, state.pageSize - 2)); return .redraw
     case .scrollLineUp: state.scrollBack += 1; return .redraw
     case .scrollLineDown: state.scrollBack = max(0, state.scrollBack - 1); return .redraw
     case .redraw: return [.redraw, .fullRedraw]
@@ -242,6 +249,9 @@ func startReply(_ state: inout ChatState, now: Double, candidates: Int = 1, temp
 private func regenerate(_ state: inout ChatState, now: Double) -> Reaction {
     guard state.mode != .generating else { return busy(&state) }
     guard state.lastUserIndex != nil else { state.notice = "nothing to answer yet"; return .redraw }
+    // The same prompt, settings and seed would give the same reply again: move to the next seed
+    // (shown in the status line, so the new reply stays reproducible).
+    state.settings.seed = state.settings.seed &+ 1
     if let last = state.messages.last, last.role == .assistant || last.role == .error {
         state.messages.removeLast()
     }

@@ -104,8 +104,10 @@ final class ReducerTests: XCTestCase {
         send(&s, typing("q") + [.enter])
         _ = reduce(&s, .backend(.token(candidate: 0, text: "a1", temperature: 1)), now: 0)
         _ = reduce(&s, .finished, now: 0)
+        let seed = s.settings.seed
         let r = send(&s, [.ctrl("r")])
         XCTAssertTrue(r.contains(.generate))
+        XCTAssertEqual(s.pendingPlan?.requests.first?.sampling.seed, seed + 1)   // not the same reply again
         XCTAssertEqual(s.messages.count, 2)
         XCTAssertEqual(s.messages[1].text, "")
         XCTAssertEqual(s.pendingPlan?.requests.first?.messages, [ChatTurn(role: "user", text: "q")])
@@ -204,14 +206,16 @@ final class ReducerTests: XCTestCase {
     func testHelpKeyAndQuestionMarkOnlyOnAnEmptyLine() {
         var s = makeState()
         send(&s, [.char("?")])
-        XCTAssertEqual(s.overlay, .help)
+        XCTAssertEqual(s.overlay, .help(offset: 0))
+        send(&s, [.down, .down, .up])
+        XCTAssertEqual(s.overlay, .help(offset: 1))
         send(&s, [.char("x")])   // any key closes, and is not typed
         XCTAssertEqual(s.overlay, .none)
         XCTAssertTrue(s.editor.isEmpty)
         send(&s, typing("why?"))
         XCTAssertEqual(s.editor.text, "why?")
         send(&s, [.f(1)])
-        XCTAssertEqual(s.overlay, .help)
+        XCTAssertEqual(s.overlay, .help(offset: 0))
     }
 
     func testFailureShowsAnErrorAndDropsAnEmptyReply() {

@@ -98,10 +98,18 @@ final class SnapshotTests: XCTestCase {
 
     func testHelpIsDrawnFromTheKeyMap() {
         var s = makeState()
-        s.overlay = .help
+        s.overlay = .help(offset: 0)
         let text = frame(s, 100, 40)
         for b in KeyMap.bindings { XCTAssertTrue(text.contains(b.help), "missing: \(b.help)") }
         assertSnapshot(text, named: "help-100x40")
+    }
+
+    func testHelpScrollsInASmallTerminal() {
+        var s = makeState()
+        s.overlay = .help(offset: 5)
+        let text = frame(s, 40, 12)
+        XCTAssertTrue(text.contains("6-12/37"), text)
+        assertSnapshot(text, named: "help-scrolled-40x12")
     }
 
     func testMultiLineInputGrowsAndKeepsTheCursorVisible() {
