@@ -175,7 +175,15 @@ public final class ChatLoop {
             for request in plan.requests {
                 if stop.isSet { break }
                 do {
+                    var cancelSent = false
                     for try await event in backend.generate(request) {
+                        // A stop that reached the engine before this generation registered would be
+                        // lost: repeat it once from here. The stream is still read to its end, so the
+                        // engine is free again when `.finished` arrives.
+                        if stop.isSet, !cancelSent {
+                            cancelSent = true
+                            await backend.cancel()
+                        }
                         hub.post(.backend(event.shifted(by: offset)))
                     }
                 } catch {

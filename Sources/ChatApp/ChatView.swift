@@ -108,14 +108,20 @@ public enum ChatView {
         return Point(x: editRect.x + 2 + layout.cursorColumn, y: editRect.y + layout.cursorRow - top)
     }
 
-    /// The temperature in force and the dynamic temperature mode, e.g. "T 0.80 dyn±0.30".
-    static func temperatureText(_ s: SamplerSettings) -> String {
+    /// The temperature setting, the dynamic temperature mode, and (when they differ) the temperature
+    /// the latest token was actually sampled at, e.g. "T 0.80 dyn±0.30 →1.02".
+    static func temperatureText(_ state: ChatState) -> String {
+        let s = state.settings
         var temp = String(format: "T %.2f", s.temperature)
         switch DynatempMode(s) {
         case .off: break
         case .entropy: temp += String(format: " dyn±%.2f", s.dynatempRange)
         case .head: temp += String(format: " head %.2f×%d", s.headTemp ?? 0, s.headTokens)
         case .both: temp += String(format: " head+dyn±%.2f", s.dynatempRange)
+        }
+        if let i = state.lastAssistantIndex, let last = state.messages[i].temperatures.last,
+           abs(last - s.temperature) > 0.005 {
+            temp += String(format: " →%.2f", last)
         }
         return temp
     }
@@ -127,7 +133,7 @@ public enum ChatView {
         let name = Sanitizer.clean(state.info.name, singleLine: true)
         let ctx = "\(state.contextUsed)/\(state.info.contextLength)"
         let tps = String(format: "%.1f tok/s", state.tokensPerSecond)
-        let temp = temperatureText(s)
+        let temp = temperatureText(state)
         let variants: [[String]] = [
             ["\(name) (\(state.info.family))", "ctx \(ctx)", tps, temp, "seed \(s.seed)"],
             [name, "ctx \(ctx)", tps, temp, "seed \(s.seed)"],

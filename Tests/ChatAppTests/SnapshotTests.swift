@@ -44,6 +44,22 @@ final class SnapshotTests: XCTestCase {
         assertSnapshot(text, named: "stopped-60x14")
     }
 
+    func testStatusShowsTheTemperatureInForce() {
+        var s = makeState()
+        s.settings.dynatempRange = 0.3
+        s.messages = [Message(role: .user, text: "q"), Message(role: .assistant, text: "a b")]
+        s.messages[1].temperatures = [0.8, 1.1]
+        XCTAssertEqual(ChatView.temperatureText(s), "T 0.80 dyn±0.30 →1.10")
+        s.settings.dynatempRange = 0
+        s.settings.headTemp = 1.5
+        s.settings.headTokens = 8
+        s.messages[1].temperatures = [0.8]
+        XCTAssertEqual(ChatView.temperatureText(s), "T 0.80 head 1.50×8")
+        // Narrow: the family, seed and speed go before the temperature does.
+        XCTAssertEqual(ChatView.statusText(s, width: 40), " tiny-qwen │ 0/4096 │ T 0.80 head 1.50×8")
+        XCTAssertEqual(ChatView.statusText(s, width: 32), " 0/4096 │ T 0.80 head 1.50×8")
+    }
+
     func testTooSmall() {
         assertSnapshot(frame(conversation(), 30, 8), named: "too-small-30x8")
     }
