@@ -3,6 +3,7 @@ import ChatApp
 import CursesDriver
 import Foundation
 import Inference
+import Sampling
 import TerminalUI
 
 struct Chat: AsyncParsableCommand {
@@ -27,15 +28,15 @@ struct Chat: AsyncParsableCommand {
     var theme: String?
     @Flag(name: .customLong("no-color"), help: "Draw without colours (as NO_COLOR=1).")
     var noColor = false
-    @Option(name: .customLong("max-tokens"), help: "Most tokens per reply.")
-    var maxTokens = 512
+    @Option(name: .customLong("max-tokens"), help: "Most tokens per reply (default 512).")
+    var maxTokens: Int?
     @Option(help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
         if sessionID != nil && !resume { throw ValidationError("a session id is only taken with --resume") }
-        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
     }
 
     func run() async throws {
@@ -56,7 +57,8 @@ struct Chat: AsyncParsableCommand {
             printSessions(store)
             return
         }
-        guard let model else {
+        let config = try ChatConfig.load(ChatConfig.defaultURL())
+        guard let model = model ?? config.model else {
             FileHandle.standardError.write(Data("""
             squint: chat needs a model for now: squint chat --model DIR
             (DIR holds config.json, *.safetensors and tokenizer.json, e.g. a Hugging Face snapshot)
@@ -66,7 +68,7 @@ struct Chat: AsyncParsableCommand {
         }
         var environment = ProcessInfo.processInfo.environment
         if noColor { environment["NO_COLOR"] = "1" }
-        let theme = try ThemeLoader.load(self.theme, environment: environment)
+        let theme = try ThemeLoader.load(self.theme ?? config.theme, environment: environment)
         let colors = environment["NO_COLOR"].map(\.isEmpty) ?? true
 
         var saved: SavedSession? = nil
@@ -83,8 +85,8 @@ struct Chat: AsyncParsableCommand {
         let backend = EngineBackend(engine: engine, name: url.standardizedFileURL.lastPathComponent)
 
         var state = ChatState(info: backend.info, sessionID: SessionStore.newID())
-        state.settings = try sampling.settings()
-        state.maxTokens = maxTokens
+        state.settings = try sampling.settings(over: config.sampling)
+        state.maxTokens = maxTokens ?? config.maxTokens ?? 512
         if let saved { state.restore(saved) }
         let initial = state
         let resumed = saved != nil
@@ -129,5 +131,32 @@ enum UIThread {
             thread.name = "squint-ui"
             thread.start()
         }
+    }
+}
+
+extension SamplingOptions {
+    /// The flags' settings over the config's: a flag left at its default keeps the config's value
+    /// (ArgumentParser cannot tell a flag given with its default value from one not given).
+    func settings(over config: SamplerSettings?) throws -> SamplerSettings {
+        let flags = try settings()
+        guard let config else { return flags }
+        let d = SamplerSettings()
+        var s = config
+        if flags.temperature != d.temperature { s.temperature = flags.temperature }
+        if flags.topK != d.topK { s.topK = flags.topK }
+        if flags.topP != d.topP { s.topP = flags.topP }
+        if flags.minP != d.minP { s.minP = flags.minP }
+        if flags.repeatPenalty != d.repeatPenalty { s.repeatPenalty = flags.repeatPenalty }
+        if flags.penaltyLastN != d.penaltyLastN { s.penaltyLastN = flags.penaltyLastN }
+        if flags.presencePenalty != d.presencePenalty { s.presencePenalty = flags.presencePenalty }
+        if flags.frequencyPenalty != d.frequencyPenalty { s.frequencyPenalty = flags.frequencyPenalty }
+        if flags.dynatempRange != d.dynatempRange { s.dynatempRange = flags.dynatempRange }
+        if flags.dynatempExponent != d.dynatempExponent { s.dynatempExponent = flags.dynatempExponent }
+        if flags.headTemp != nil { s.headTemp = flags.headTemp; s.headTokens = flags.headTokens; s.headDecay = flags.headDecay }
+        if flags.order != d.order { s.order = flags.order }
+        // The seed: a flag's, else the config's if it names one, else the fresh random one.
+        if seed != nil || config.seed == d.seed { s.seed = flags.seed }
+        try s.validate()
+        return s
     }
 }

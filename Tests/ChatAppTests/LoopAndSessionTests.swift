@@ -168,3 +168,23 @@ final class SessionStoreTests: XCTestCase {
         XCTAssertTrue(md.contains("## You\n\nq"))
     }
 }
+
+final class ChatConfigTests: XCTestCase {
+    func testLoadAndDefaults() throws {
+        let dir = try Fixtures.temporaryDirectory("squint-config")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("chat.json")
+        XCTAssertEqual(try ChatConfig.load(url), ChatConfig())   // no file: nothing set
+        try Data(#"{"theme": "light", "maxTokens": 99, "sampling": {"temperature": 0.3, "topK": 5}}"#.utf8).write(to: url)
+        let c = try ChatConfig.load(url)
+        XCTAssertEqual(c.theme, "light")
+        XCTAssertEqual(c.maxTokens, 99)
+        XCTAssertEqual(c.sampling?.temperature, 0.3)
+        XCTAssertEqual(c.sampling?.topP, SamplerSettings().topP)   // unnamed keys keep their defaults
+        try Data(#"{"sampling": {"topP": 3}}"#.utf8).write(to: url)
+        XCTAssertThrowsError(try ChatConfig.load(url)) { error in
+            XCTAssertTrue("\(error)".contains(url.path), "\(error)")
+        }
+        XCTAssertEqual(ChatConfig.defaultURL(environment: ["XDG_CONFIG_HOME": "/c"]).path, "/c/squint/chat.json")
+    }
+}
