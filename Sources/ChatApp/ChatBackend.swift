@@ -49,6 +49,8 @@ public enum BackendEvent: Sendable, Equatable {
     /// Text completed by a sampled token (possibly empty mid-character) and the temperature it was
     /// sampled at.
     case token(candidate: Int, text: String, temperature: Float)
+    /// Text with no token of its own (the detokenizer's tail, flushed when a candidate ends).
+    case text(candidate: Int, text: String)
     case candidateFinished(candidate: Int, reason: StopReason)
     /// The last event.
     case done(decodeTokensPerSecond: Double, prefillTokensPerSecond: Double)

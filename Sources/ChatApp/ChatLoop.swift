@@ -243,6 +243,7 @@ extension BackendEvent {
         switch self {
         case let .token(c, text, t): return .token(candidate: c + offset, text: text, temperature: t)
         case let .candidateFinished(c, reason): return .candidateFinished(candidate: c + offset, reason: reason)
+        case let .text(c, text): return .text(candidate: c + offset, text: text)
         default: return self
         }
     }

@@ -40,6 +40,9 @@ public final class EngineBackend: ChatBackend {
                         switch event {
                         case let .prompt(tokens, reused, _):
                             continuation.yield(.prompt(tokens: tokens.count, reused: reused))
+                        case let .token(candidate, id, text, _) where id < 0:
+                            // id -1: the detokenizer's tail at the end, not a sampled token.
+                            continuation.yield(.text(candidate: candidate, text: text))
                         case let .token(candidate, _, text, temperature):
                             continuation.yield(.token(candidate: candidate, text: text, temperature: temperature))
                         case let .candidateFinished(candidate, c):

@@ -358,6 +358,15 @@ private func handleBackend(_ state: inout ChatState, _ event: BackendEvent, now:
             state.firstTokenTime = now
         }
         return .redraw
+    case let .text(candidate, text):
+        guard let i = state.lastAssistantIndex else { return [] }
+        if state.messages[i].isComparison {
+            guard candidate >= 0, candidate < state.messages[i].candidates.count else { return [] }
+            state.messages[i].candidates[candidate].text += text
+        } else if candidate == 0 {
+            state.messages[i].text += text
+        }
+        return .redraw
     case let .candidateFinished(candidate, reason):
         guard let i = state.lastAssistantIndex else { return [] }
         if state.messages[i].isComparison {

@@ -109,6 +109,13 @@ enum TranscriptView {
         t < 0.5 ? .tempCold : t < 0.9 ? .tempMild : t < 1.3 ? .tempWarm : .tempHot
     }
 
+    /// Columns of lines side by side, row by row.
+    static func merge(_ columns: [[Line]]) -> [Line] {
+        (0..<(columns.map(\.count).max() ?? 0)).map { row in
+            Line(columns.flatMap { row < $0.count ? $0[row].spans : [] })
+        }
+    }
+
     static func header(_ c: CandidateReply, _ i: Int) -> String {
         var h = "\(i + 1)"
         if let t = c.requestedTemperature { h += String(format: " T%.2f", t) }
@@ -124,18 +131,15 @@ enum TranscriptView {
             // Side by side.
             var head = Line()
             var bodies: [[Line]] = []
+            var sparks: [[Line]] = []
             for (i, (c, r)) in zip(m.candidates, columns).enumerated() {
                 head.spans.append(Span(x: r.x, text: header(c, i), element: i == selected ? .columnSelected : .columnHeader))
-                var lines = wrapped(c.text, x: r.x, width: r.width, .assistantText)
-                if showTemps, !c.temperatures.isEmpty { lines += sparkline(c.temperatures, x: r.x, width: r.width).dropLast() }
-                bodies.append(lines)
+                bodies.append(wrapped(c.text, x: r.x, width: r.width, .assistantText))
+                sparks.append(showTemps && !c.temperatures.isEmpty ? Array(sparkline(c.temperatures, x: r.x, width: r.width).dropLast()) : [])
             }
             out.append(head)
-            for row in 0..<(bodies.map(\.count).max() ?? 0) {
-                var line = Line()
-                for b in bodies where row < b.count { line.spans += b[row].spans }
-                out.append(line)
-            }
+            // The sparklines start on one row under the longest reply, so they line up.
+            out += merge(bodies) + merge(sparks)
         } else {
             // Tabs: the selected reply at full width.
             var head = Line()

@@ -36,7 +36,8 @@ final class ReducerTests: XCTestCase {
         _ = reduce(&s, .backend(.token(candidate: 0, text: "Hel", temperature: 0.8)), now: 1)
         _ = reduce(&s, .backend(.token(candidate: 0, text: "lo", temperature: 0.85)), now: 1.5)
         _ = reduce(&s, .backend(.token(candidate: 0, text: "!", temperature: 0.85)), now: 2)
-        XCTAssertEqual(s.messages[1].text, "Hello!")
+        _ = reduce(&s, .backend(.text(candidate: 0, text: "\u{e9}")), now: 2)   // a flushed tail: no token
+        XCTAssertEqual(s.messages[1].text, "Hello!\u{e9}")
         XCTAssertEqual(s.messages[1].temperatures, [0.8, 0.85, 0.85])
         XCTAssertEqual(s.contextUsed, 15)
         XCTAssertEqual(s.tokensPerSecond, 2, accuracy: 1e-9)   // 2 tokens after the first, in 1 s

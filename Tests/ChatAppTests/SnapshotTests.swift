@@ -84,6 +84,16 @@ final class SnapshotTests: XCTestCase {
         assertSnapshot(frame(comparison(temps: [0.3, 0.8, 1.3]), 80, 14), named: "compare-columns-80x14")
     }
 
+    func testCompareColumnsWithTemperaturesLineUp() {
+        var s = comparison(temps: [0.3, 0.8, 1.3])
+        s.showTemperatures = true
+        let text = frame(s, 80, 14)
+        let rows = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // All three sparklines on one row, under the two-row first reply.
+        XCTAssertEqual(rows.filter { $0.contains("▂") || $0.contains("▄") || $0.contains("▆") }.count, 1, text)
+        assertSnapshot(text, named: "compare-temperatures-80x14")
+    }
+
     func testCompareTabsWhenNarrow() {
         assertSnapshot(frame(comparison(temps: nil), 40, 14), named: "compare-tabs-40x14")
     }
