@@ -83,6 +83,7 @@ static inline void sq_write_all(int fd, const char *s, size_t n) {
 }
 
 static void sq_fatal_handler(int sig) {
+    int had_ui = sq_curses_active || sq_saved_stderr >= 0;
     if (sq_curses_active) {
         sq_curses_active = 0;
         endwin();
@@ -96,8 +97,10 @@ static void sq_fatal_handler(int sig) {
             while ((n = read(sq_capture_fd, buf, sizeof buf)) > 0) sq_write_all(2, buf, (size_t)n);
         }
     }
-    const char *msg = "squint: crashed; the terminal was restored\n";
-    sq_write_all(2, msg, strlen(msg));
+    if (had_ui) {
+        const char *msg = "squint: crashed; the terminal was restored\n";
+        sq_write_all(2, msg, strlen(msg));
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }

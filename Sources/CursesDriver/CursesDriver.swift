@@ -80,6 +80,7 @@ public final class CursesDriver: Driver {
         guard active else { return Data() }
         active = false
         for s in signalSources { s.cancel() }
+        for sig in [SIGWINCH, SIGTERM, SIGHUP, SIGINT] { signal(sig, SIG_DFL) }
         writeRaw("\u{1B}[?2004l")
         endwin()
         sq_set_curses_active(0)
