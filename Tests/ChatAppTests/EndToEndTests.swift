@@ -83,4 +83,39 @@ final class EndToEndTests: XCTestCase {
         let sessions = try FileManager.default.contentsOfDirectory(atPath: data.appendingPathComponent("squint/sessions").path)
         XCTAssertEqual(sessions.filter { $0.hasSuffix(".json") }.count, 1)
     }
+
+    /// SIGTERM and SIGHUP end the loop in order; a crash signal restores the terminal from the handler.
+    /// Either way the terminal leaves the alternate screen and what went to stderr is shown.
+    func testTerminalIsRestoredOnSignals() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: model), "fixture missing")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        let data = try Fixtures.temporaryDirectory("squint-signals")
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(at: data)
+        }
+        for (name, number) in [("TERM", SIGTERM), ("HUP", SIGHUP), ("ABRT", SIGABRT)] {
+            let err = data.appendingPathComponent("\(name).txt").path
+            // exec: the pane's process is squint itself, so its pid is the pane's.
+            let command = "exec env XDG_DATA_HOME=\(data.path) TERM=xterm-256color LANG=C.UTF-8 "
+                + "\(BinaryRunner.squintURL.path) chat --model \(model) 2>\(err)"
+            try tmux(["new-session", "-d", "-s", "t", "-x", "60", "-y", "16", command])
+            try tmux(["set-option", "-t", "t", "remain-on-exit", "on"])
+            _ = try wait(for: "the first frame (\(name))") { $0.contains("ready") }
+            XCTAssertEqual(try tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1")
+            let pid = try XCTUnwrap(Int32(try tmux(["display", "-p", "-t", "t", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)))
+            kill(pid, number)
+            let deadline = Date().addingTimeInterval(10)
+            while try tmux(["display", "-p", "-t", "t", "#{pane_dead}"]).hasPrefix("0"), Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            XCTAssertEqual(try tmux(["display", "-p", "-t", "t", "#{pane_dead}"]).trimmingCharacters(in: .whitespacesAndNewlines), "1", name)
+            XCTAssertEqual(try tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "0", name)
+            let log = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+            XCTAssertTrue(log.contains("squint: loading"), "\(name): stderr: \(log)")
+            if number == SIGABRT { XCTAssertTrue(log.contains("the terminal was restored"), log) }
+            try tmux(["kill-session", "-t", "t"])
+        }
+    }
 }
