@@ -106,8 +106,8 @@ public struct ChatState: Sendable {
         self.sessionID = sessionID
     }
 
-    /// The conversation as the model sees it: user and assistant turns; a comparison still open counts
-    /// as its selected candidate.
+    /// The conversation as the model sees it: the system message (`/system`), user and assistant turns;
+    /// a comparison still open counts as its selected candidate.
     public func turns(upTo end: Int? = nil) -> [ChatTurn] {
         messages[0..<(end ?? messages.count)].compactMap { m in
             switch m.role {
@@ -118,10 +118,16 @@ public struct ChatState: Sendable {
                     return ChatTurn(role: "assistant", text: m.candidates[i].text)
                 }
                 return ChatTurn(role: "assistant", text: m.text)
-            case .system: return nil
+            case .system: return ChatTurn(role: "system", text: m.text)
             case .error: return nil
             }
         }
+    }
+
+    /// Sets (or with an empty text removes) the system message, kept first in the conversation.
+    public mutating func setSystemPrompt(_ text: String) {
+        messages.removeAll { $0.role == .system }
+        if !text.allSatisfy(\.isWhitespace) { messages.insert(Message(role: .system, text: text), at: 0) }
     }
 
     public var lastAssistantIndex: Int? { messages.lastIndex { $0.role == .assistant } }

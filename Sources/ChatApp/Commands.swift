@@ -3,6 +3,7 @@ import Sampling
 
 public enum SlashCommand: Sendable, Equatable {
     case set(name: String, value: String)
+    case system(String)
     case compare(count: Int, temperatures: [Float])
     case keep(Int?)
     case save(title: String?)
@@ -35,6 +36,7 @@ public enum Commands {
     /// Names and one-line help, for /help and the help screen.
     public static let help: [(String, String)] = [
         ("/set NAME VALUE", "change a sampling setting (names: /set alone lists them)"),
+        ("/system [TEXT]", "set the system message (none: remove it)"),
         ("/compare N [temp=a,b,...]", "N replies (2-6) to the last message, side by side"),
         ("/keep [N]", "keep compared reply N (default: the selected one)"),
         ("/save [TITLE]", "save the session now (it is also saved after every reply)"),
@@ -57,6 +59,10 @@ public enum Commands {
                 throw CommandError.usage("/set NAME VALUE, NAME one of: " + SettingName.allCases.map(\.rawValue).joined(separator: ", "))
             }
             return .set(name: args[0], value: args[1])
+        case "system":
+            // The text as typed after the command word, spaces and newlines kept.
+            let rest = body.drop { !$0.isWhitespace }.drop { $0 == " " }
+            return .system(String(rest))
         case "compare":
             var count = 3
             var temps: [Float] = []

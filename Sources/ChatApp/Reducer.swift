@@ -307,6 +307,11 @@ private func runCommand(_ state: inout ChatState, _ text: String, now: Double) -
             state.notice = "\(error)"
             return .redraw
         }
+    case let .system(text):
+        guard state.mode != .generating else { return busy(&state) }
+        state.setSystemPrompt(text)
+        state.notice = text.allSatisfy(\.isWhitespace) ? "system message removed" : "system message set"
+        return [.redraw, .save]
     case let .compare(count, temps): return startCompare(&state, count: count, temperatures: temps, now: now)
     case let .keep(i): return keep(&state, i)
     case let .save(title):
@@ -319,7 +324,7 @@ private func runCommand(_ state: inout ChatState, _ text: String, now: Double) -
     case .sessions: return perform(&state, .sessions, now: now)
     case .clear:
         guard state.mode != .generating else { return busy(&state) }
-        state.messages = []
+        state.messages.removeAll { $0.role != .system }
         state.contextUsed = 0
         state.notice = "new conversation"
         return [.redraw, .reset]

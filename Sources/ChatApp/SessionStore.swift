@@ -195,7 +195,7 @@ extension ChatState {
                 } else {
                     out += "## Assistant\(m.status == .stopped ? " (stopped)" : "")\n\n\(text)\n\n"
                 }
-            case .system: out += "> \(text)\n\n"
+            case .system: out += "## System\n\n\(text)\n\n"
             case .error: out += "> **Error:** \(text)\n\n"
             }
         }

@@ -68,7 +68,8 @@ enum TranscriptView {
                     }
                 }
             case .system:
-                out += wrapped(m.text, x: 0, width: width, .systemText)
+                out.append(Line(x: 0, "System", .systemText))
+                out += wrapped(m.text, x: indent, width: body, .systemText)
             case .error:
                 out += wrapped("! " + m.text, x: 0, width: width, .errorText)
             }

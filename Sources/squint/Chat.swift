@@ -24,6 +24,8 @@ struct Chat: AsyncParsableCommand {
     var sessionID: String?
     @Flag(name: .customLong("list-sessions"), help: "Print the saved sessions and exit.")
     var listSessions = false
+    @Option(help: "A system message for a new conversation (/system changes it later).")
+    var system: String?
     @Option(help: "Colour theme: dark, light, monochrome, or a path to a .theme file.")
     var theme: String?
     @Flag(name: .customLong("no-color"), help: "Draw without colours (as NO_COLOR=1).")
@@ -87,7 +89,7 @@ struct Chat: AsyncParsableCommand {
         var state = ChatState(info: backend.info, sessionID: SessionStore.newID())
         state.settings = try sampling.settings(over: config.sampling)
         state.maxTokens = maxTokens ?? config.maxTokens ?? 512
-        if let saved { state.restore(saved) }
+        if let saved { state.restore(saved) } else if let system { state.setSystemPrompt(system) }
         let initial = state
         let resumed = saved != nil
 

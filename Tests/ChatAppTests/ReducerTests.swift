@@ -145,6 +145,19 @@ final class ReducerTests: XCTestCase {
         XCTAssertTrue(s.messages.isEmpty)   // commands never reach the model
     }
 
+    func testSystemMessageLeadsTheConversationAndSurvivesClear() {
+        var s = makeState()
+        send(&s, typing("/system Be brief.  Really.") + [.enter])
+        send(&s, typing("hi") + [.enter])
+        XCTAssertEqual(s.pendingPlan?.requests.first?.messages,
+                       [ChatTurn(role: "system", text: "Be brief.  Really."), ChatTurn(role: "user", text: "hi")])
+        _ = reduce(&s, .finished, now: 0)
+        send(&s, typing("/clear") + [.enter])
+        XCTAssertEqual(s.messages.map(\.role), [.system])
+        send(&s, typing("/system") + [.enter])
+        XCTAssertTrue(s.messages.isEmpty)
+    }
+
     func testCommandParsing() throws {
         XCTAssertEqual(try Commands.parse("/compare 3 temp=0.3,0.8,1.3"), .compare(count: 3, temperatures: [0.3, 0.8, 1.3]))
         XCTAssertEqual(try Commands.parse("/compare temp=0.2,1"), .compare(count: 2, temperatures: [0.2, 1]))
