@@ -93,7 +93,13 @@ public final class ThreadPool: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                 }
                 Self.run(part: 0, parts: parts, count: count, escapable)
-                while pending.load(ordering: .acquiring) != 0 { sq_cpu_relax() }
+                // Spin for the stragglers; yield the core if that takes long (an oversubscribed machine
+                // may have descheduled a worker, and spinning would only delay it further).
+                var spins = 0
+                while pending.load(ordering: .acquiring) != 0 {
+                    spins += 1
+                    if spins < 4096 { sq_cpu_relax() } else { sched_yield() }
+                }
                 job = nil
             }
         }
