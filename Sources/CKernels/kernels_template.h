@@ -234,6 +234,80 @@ void SQ_FN(sq_rmsnorm)(const float *x, int dt, const void *w, float w_offset, fl
     }
 }
 
+SQ_ALWAYS_INLINE void SQ_FN(layernorm_dt)(const int dt, const float *x, const void *w, const void *b, float *y,
+                                         int64_t n, float mean, float r) {
+    const vf vm = VSET1(mean), vr = VSET1(r);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf v = VMUL(VSUB(VLOADU(x + i), vm), vr);
+        if (w != NULL) v = VMUL(v, SQ_FN(load_w)(dt, w, i));
+        if (b != NULL) v = VADD(v, SQ_FN(load_w)(dt, b, i));
+        VSTOREU(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = (x[i] - mean) * r;
+        if (w != NULL) v *= sq_load_scalar(dt, w, i);
+        if (b != NULL) v += sq_load_scalar(dt, b, i);
+        y[i] = v;
+    }
+}
+
+void SQ_FN(sq_layernorm)(const float *x, int dt, const void *w, const void *b, float *y, int64_t n, float eps) {
+    if (n <= 0) return;
+    // Two passes in f32 (mean, then the biased variance of x - mean): no cancellation from E[x^2] - E[x]^2.
+    const float mean = SQ_FN(sum_sq)(x, n, 0) / (float)n;
+    const vf vm = VSET1(mean);
+    vf a0 = VZERO(), a1 = VZERO();
+    int64_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        const vf d0 = VSUB(VLOADU(x + i), vm), d1 = VSUB(VLOADU(x + i + VW), vm);
+        a0 = VFMA(d0, d0, a0);
+        a1 = VFMA(d1, d1, a1);
+    }
+    for (; i + VW <= n; i += VW) {
+        const vf d0 = VSUB(VLOADU(x + i), vm);
+        a0 = VFMA(d0, d0, a0);
+    }
+    float ss = VREDUCE_ADD(VADD(a0, a1));
+    for (; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    const float r = 1.0f / sqrtf(ss / (float)n + eps);
+    switch (dt) {
+    case SQ_F32: SQ_FN(layernorm_dt)(SQ_F32, x, w, b, y, n, mean, r); break;
+    case SQ_F16: SQ_FN(layernorm_dt)(SQ_F16, x, w, b, y, n, mean, r); break;
+    case SQ_BF16: SQ_FN(layernorm_dt)(SQ_BF16, x, w, b, y, n, mean, r); break;
+    default: break;
+    }
+}
+
+void SQ_FN(sq_activation)(int kind, float *x, int64_t n) {
+    if (kind == SQ_ACT_GELU_ERF) {
+        // No vector erf here: libm's erff per element, the same formula as torch's exact GELU.
+        for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        return;
+    }
+    // All three others are x * sigmoid(a(x)) = x / (1 + e^-a(x)):
+    //   silu a = x; quick_gelu a = 1.702 x;
+    //   gelu_tanh: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3) equals x * sigmoid(2u),
+    //   a form without the cancellation 1 + tanh(u) suffers for negative x.
+    const float c1 = kind == SQ_ACT_QUICK_GELU ? 1.702f : 1.0f;
+    const vf one = VSET1(1.0f), vc1 = VSET1(c1);
+    const vf k0 = VSET1(2.0f * 0.79788456080286536f), k1 = VSET1(2.0f * 0.79788456080286536f * 0.044715f);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        const vf v = VLOADU(x + i);
+        vf a;
+        if (kind == SQ_ACT_GELU_TANH) a = VMUL(v, VFMA(VMUL(v, v), k1, k0));  // 2u = x (k0 + k1 x^2)
+        else a = VMUL(v, vc1);
+        VSTOREU(x + i, VDIV(v, VADD(one, VEXP(VSUB(VZERO(), a)))));
+    }
+    for (; i < n; i++) {
+        const float v = x[i];
+        const float a = kind == SQ_ACT_GELU_TANH ? v * (2.0f * 0.79788456080286536f + 2.0f * 0.79788456080286536f * 0.044715f * v * v)
+                                                 : v * c1;
+        x[i] = v / (1.0f + expf(-a));
+    }
+}
+
 void SQ_FN(sq_silu_mul)(float *gate, const float *up, int64_t n) {
     const vf one = VSET1(1.0f);
     int64_t i = 0;

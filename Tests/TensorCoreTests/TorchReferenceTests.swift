@@ -22,7 +22,20 @@ final class TorchReferenceTests: XCTestCase {
             let scale: Float
             let q, k, v, out: [Float]
         }
+        struct LayerNorm: Decodable {
+            let dtype: String
+            let n, rows: Int
+            let eps: Float
+            let x, w: [Float]
+            let b: [Float]?
+            let y: [Float]
+        }
+        struct Activations: Decodable {
+            let x, gelu, gelu_pytorch_tanh, quick_gelu, silu: [Float]
+        }
         let matmul: [Matmul]
+        let layernorm: [LayerNorm]
+        let activations: Activations
         let rmsnorm: [RMSNorm]
         let silu_mul: SiluMul
         let attention: [Attention]
@@ -81,6 +94,38 @@ final class TorchReferenceTests: XCTestCase {
                 let what = "\(isa) heads \(c.n_heads)/\(c.kv_heads) nq \(c.nq) p0 \(c.p0) causal \(c.causal): \(close)"
                 XCTAssertLessThan(close.nmse, 1e-12, what)
                 XCTAssertLessThan(close.maxAbsDiff, 5e-6, what)
+            }
+        }
+    }
+
+    func testLayerNormMatchesTorch() throws {
+        for c in try load().layernorm {
+            let dt = try dtype(c.dtype)
+            let w = OwnedBuffer.tensor(name: "w", shape: [c.n], values: c.w, dtype: dt)
+            let b = c.b.map { OwnedBuffer.tensor(name: "b", shape: [c.n], values: $0, dtype: dt) }
+            forEachISA { isa in
+                var y = [Float](repeating: .nan, count: c.x.count)
+                Kernels.layerNorm(x: c.x, weight: w, bias: b, out: &y, n: c.n, rows: c.rows, eps: c.eps)
+                let close = closeness(y, c.y)
+                XCTAssertLessThan(close.maxAbsDiff, 2e-6 * (c.y.map(abs).max() ?? 1), "\(isa) \(c.dtype) n \(c.n): \(close)")
+            }
+        }
+    }
+
+    func testActivationsMatchTransformersACT2FN() throws {
+        let a = try load().activations
+        let cases: [(Activation, [Float])] = [(.geluErf, a.gelu), (.geluTanh, a.gelu_pytorch_tanh),
+                                              (.quickGelu, a.quick_gelu), (.silu, a.silu)]
+        for (kind, expected) in cases {
+            forEachISA { isa in
+                var y = a.x
+                Kernels.activation(kind, &y, n: y.count)
+                // 1e-6 relative; absolute 1e-6 where torch's own 0.5 x (1 + tanh) loses digits in the
+                // negative tail (1 + tanh(u) cancels), and where values underflow.
+                for i in 0..<y.count where !(abs(y[i] - expected[i]) <= 1e-6 * abs(expected[i]) + 1e-6) {
+                    XCTFail("\(isa) \(kind) x = \(a.x[i]): \(y[i]) vs torch \(expected[i])")
+                    break
+                }
             }
         }
     }
