@@ -39,6 +39,8 @@ public final class ThreadPool: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     private let pending = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
+    /// Workers inside (or about to enter) the condition wait; the dispatcher takes the mutex only when > 0.
+    private let sleepers = Atomic<Int>(0)
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
 
@@ -82,12 +84,22 @@ public final class ThreadPool: @unchecked Sendable {
                 jobCount = count
                 jobParts = parts
                 pending.store(threadCount - 1, ordering: .relaxed)
-                pthread_mutex_lock(mutex)
-                generation.add(1, ordering: .releasing)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
+                // Sequentially consistent pair with the worker's (sleepers += 1; load generation): either
+                // we see its sleeper count and signal, or it sees the new generation and does not sleep.
+                generation.add(1, ordering: .sequentiallyConsistent)
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_broadcast(wake)
+                    pthread_mutex_unlock(mutex)
+                }
                 Self.run(part: 0, parts: parts, count: count, escapable)
-                while pending.load(ordering: .acquiring) != 0 { sq_cpu_relax() }
+                // Spin for the stragglers; yield the core if that takes long (an oversubscribed machine
+                // may have descheduled a worker, and spinning would only delay it further).
+                var spins = 0
+                while pending.load(ordering: .acquiring) != 0 {
+                    spins += 1
+                    if spins < 4096 { sq_cpu_relax() } else { sched_yield() }
+                }
                 job = nil
             }
         }
@@ -126,7 +138,9 @@ public final class ThreadPool: @unchecked Sendable {
                     spins += 1
                 } else {
                     pthread_mutex_lock(mutex)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, mutex) }
+                    sleepers.subtract(1, ordering: .relaxed)
                     pthread_mutex_unlock(mutex)
                 }
                 current = generation.load(ordering: .acquiring)
