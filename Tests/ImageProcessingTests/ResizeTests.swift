@@ -1,0 +1,51 @@
+import Foundation
+import ImageProcessing
+import TestSupport
+import XCTest
+
+/// `Resampler.resize` against `PIL.Image.resize` for every filter, down- and up-scaling, one-axis
+/// resizes, 1x1 and identity. Sources are lossless PNGs so these tests do not depend on JPEG decoding.
+final class ResizeTests: XCTestCase {
+    private var sources: [String: RGBImage] = [:]
+
+    private func source(_ name: String) throws -> RGBImage {
+        if let image = sources[name] { return image }
+        let image = try ImageDecoder.decode(path: ImageReference.path(name))
+        sources[name] = image
+        return image
+    }
+
+    private func run(filter: ResampleFilter) throws {
+        let reference = try ImageReference.load()
+        let cases = reference.resize.filter { $0.filter == filter.rawValue }
+        XCTAssertGreaterThanOrEqual(cases.count, 10)
+        for expected in cases {
+            guard let name = expected.source else { return XCTFail("resize reference without source") }
+            let input = try source(name)
+            let output = try Resampler.resize(input, width: expected.width, height: expected.height, filter: filter)
+            assertMatches(output, expected,
+                          "\(name) \(input.width)x\(input.height) -> \(expected.width)x\(expected.height) \(filter)")
+        }
+    }
+
+    func testBicubic() throws { try run(filter: .bicubic) }
+    func testBilinear() throws { try run(filter: .bilinear) }
+    func testLanczos() throws { try run(filter: .lanczos) }
+    func testNearest() throws { try run(filter: .nearest) }
+
+    func testRejectsEmptyTarget() throws {
+        let image = try RGBImage(width: 4, height: 4)
+        XCTAssertThrowsError(try Resampler.resize(image, width: 0, height: 3, filter: .bicubic))
+    }
+
+    func testConstantImageStaysConstant() throws {
+        // Weights are normalised to 1, so a flat colour survives every filter and scale exactly.
+        let flat = try RGBImage(width: 31, height: 17, fill: (7, 200, 255))
+        for filter in ResampleFilter.allCases {
+            for (w, h) in [(5, 3), (64, 40), (31, 50)] {
+                let out = try Resampler.resize(flat, width: w, height: h, filter: filter)
+                XCTAssertEqual(out, try RGBImage(width: w, height: h, fill: (7, 200, 255)), "\(filter) \(w)x\(h)")
+            }
+        }
+    }
+}
