@@ -6,33 +6,39 @@ import Foundation
 public enum ImageDecoder {
     public enum Format: String, Sendable { case jpeg = "JPEG", png = "PNG" }
 
-    /// Decodes the file at `path`. Errors name the path.
-    public static func decode(path: String, limits: ImageLimits = .default) throws -> RGBImage {
+    /// Decodes the file at `path`. Errors name the path. `applyEXIFOrientation: false` keeps the stored
+    /// pixel order (transformers always applies it).
+    public static func decode(path: String, limits: ImageLimits = .default, applyEXIFOrientation: Bool = true)
+        throws -> RGBImage {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)
         } catch {
             throw ImageError.unreadable(path: path, reason: Self.reason(error))
         }
-        return try decode(bytes: [UInt8](data), name: path, limits: limits)
+        return try decode(bytes: [UInt8](data), name: path, limits: limits, applyEXIFOrientation: applyEXIFOrientation)
     }
 
     /// Decodes in-memory file contents; `name` is used in error messages.
-    public static func decode(data: Data, name: String = "<memory>", limits: ImageLimits = .default)
-        throws -> RGBImage {
-        try decode(bytes: [UInt8](data), name: name, limits: limits)
+    public static func decode(data: Data, name: String = "<memory>", limits: ImageLimits = .default,
+                              applyEXIFOrientation: Bool = true) throws -> RGBImage {
+        try decode(bytes: [UInt8](data), name: name, limits: limits, applyEXIFOrientation: applyEXIFOrientation)
     }
 
     /// Decodes in-memory file contents; `name` is used in error messages.
-    public static func decode(bytes: [UInt8], name: String = "<memory>", limits: ImageLimits = .default)
-        throws -> RGBImage {
-        switch try sniff(bytes, name: name) {
-        case .jpeg:
-            let image = try decodeJPEG(bytes, name: name, limits: limits)
-            return image.applyingEXIFOrientation(OrientationReader.jpegOrientation(bytes))
-        case .png:
-            let image = try decodePNG(bytes, name: name, limits: limits)
-            return image.applyingEXIFOrientation(OrientationReader.pngOrientation(bytes))
+    public static func decode(bytes: [UInt8], name: String = "<memory>", limits: ImageLimits = .default,
+                              applyEXIFOrientation: Bool = true) throws -> RGBImage {
+        let format = try sniff(bytes, name: name)
+        let image = format == .jpeg ? try decodeJPEG(bytes, name: name, limits: limits)
+                                    : try decodePNG(bytes, name: name, limits: limits)
+        return applyEXIFOrientation ? image.applyingEXIFOrientation(orientation(of: bytes, format: format)) : image
+    }
+
+    /// The EXIF orientation (1...8; 1 when absent or malformed) Pillow's `getexif()` would report.
+    public static func orientation(of bytes: [UInt8], format: Format) -> Int {
+        switch format {
+        case .jpeg: return OrientationReader.jpegOrientation(bytes)
+        case .png: return OrientationReader.pngOrientation(bytes)
         }
     }
 

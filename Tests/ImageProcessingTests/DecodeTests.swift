@@ -70,3 +70,30 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(fromData, try ImageDecoder.decode(path: url.path))
     }
 }
+
+final class OrientationTests: XCTestCase {
+    func testOrientationValuesAndOptOut() throws {
+        for o in 1...8 {
+            let bytes = try [UInt8](Data(contentsOf: Fixtures.url("images/exif_orient\(o)_le.jpg")))
+            XCTAssertEqual(ImageDecoder.orientation(of: bytes, format: .jpeg), o)
+        }
+        let xmp = try [UInt8](Data(contentsOf: Fixtures.url("images/xmp_orient6.jpg")))
+        XCTAssertEqual(ImageDecoder.orientation(of: xmp, format: .jpeg), 6)
+        let png = try [UInt8](Data(contentsOf: Fixtures.url("images/exif_orient6.png")))
+        XCTAssertEqual(ImageDecoder.orientation(of: png, format: .png), 6)
+        let stored = try ImageDecoder.decode(bytes: xmp, applyEXIFOrientation: false)
+        XCTAssertEqual(stored.width, 40)
+        XCTAssertEqual(stored.applyingEXIFOrientation(6), try ImageDecoder.decode(bytes: xmp))
+    }
+
+    func testTransposesComposeLikeTheDihedralGroup() throws {
+        let image = try RGBImage(width: 3, height: 2, pixels: Array(0..<18))
+        // Rotating 90 clockwise (6) then counter-clockwise (8) is the identity; flips are involutions.
+        XCTAssertEqual(image.applyingEXIFOrientation(6).applyingEXIFOrientation(8), image)
+        for o in [2, 3, 4, 5, 7] {
+            XCTAssertEqual(image.applyingEXIFOrientation(o).applyingEXIFOrientation(o), image, "\(o)")
+        }
+        XCTAssertEqual(image.applyingEXIFOrientation(1), image)
+        XCTAssertEqual(image.applyingEXIFOrientation(9), image)
+    }
+}
