@@ -30,7 +30,7 @@ extension RGBImage {
         guard left >= 0, top >= 0, right >= 0, bottom >= 0 else {
             throw ImageError.invalidArgument("negative padding \(left),\(top),\(right),\(bottom)")
         }
-        var out = try RGBImage(width: width + left + right, height: height + top + bottom, fill: fill)
+        var out = RGBImage(width: width + left + right, height: height + top + bottom, fill: fill)
         let rowBytes = width * 3
         pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in

@@ -7,25 +7,29 @@ public struct RGBImage: Sendable, Equatable {
     public let height: Int
     public internal(set) var pixels: [UInt8]
 
-    /// Wraps existing pixels; throws if `pixels.count != width * height * 3` or a side is not positive.
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
+    /// Wraps existing pixels. Precondition: `width, height > 0` and `pixels.count == width * height * 3`
+    /// (a programming error otherwise; use `init(width:height:checking:)` for buffers from outside).
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width > 0 && height > 0 && pixels.count == width * height * 3,
+                     "RGBImage: \(pixels.count) bytes do not make a \(width)x\(height) RGB image")
+        self.init(unchecked: width, height: height, pixels: pixels)
+    }
+
+    /// Wraps pixels from an untrusted source; throws instead of trapping when the size does not match.
+    public init(width: Int, height: Int, checking pixels: [UInt8]) throws {
         guard width > 0, height > 0 else {
             throw ImageError.invalidArgument("image size \(width)x\(height) must be positive")
         }
-        let (count, overflow) = width.multipliedReportingOverflow(by: height * 3)
-        guard !overflow, pixels.count == count else {
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, count <= Int.max / 3, pixels.count == count * 3 else {
             throw ImageError.invalidArgument("\(pixels.count) bytes do not make a \(width)x\(height) RGB image")
         }
-        self.width = width
-        self.height = height
-        self.pixels = pixels
+        self.init(unchecked: width, height: height, pixels: pixels)
     }
 
-    /// A `width` x `height` image filled with one colour.
-    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) throws {
-        guard width > 0, height > 0, width <= Int(Int32.max), height <= Int(Int32.max) else {
-            throw ImageError.invalidArgument("image size \(width)x\(height) must be positive")
-        }
+    /// A `width` x `height` image filled with one colour. Precondition: both sides positive.
+    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+        precondition(width > 0 && height > 0, "RGBImage: size \(width)x\(height) must be positive")
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         if fill != (0, 0, 0) {
             for i in stride(from: 0, to: pixels.count, by: 3) {

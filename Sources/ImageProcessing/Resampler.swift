@@ -61,11 +61,11 @@ public enum Resampler {
     /// Fixed-point fraction bits of Pillow's 8-bit path: 32 - 8 bits for the value - 2 for overshoot.
     static let precisionBits = 22
 
-    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) throws
-        -> RGBImage {
-        guard width > 0, height > 0, width <= 1 << 24, height <= 1 << 24 else {
-            throw ImageError.invalidArgument("resize target \(width)x\(height) must be in 1...16777216")
-        }
+    /// Precondition: `width` and `height` in 1...16_777_216 (Pillow raises for zero sizes too; callers
+    /// compute targets from a processor's rules, which never give zero).
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) -> RGBImage {
+        precondition(width > 0 && height > 0 && width <= 1 << 24 && height <= 1 << 24,
+                     "Resampler.resize: target \(width)x\(height) out of range")
         if width == image.width && height == image.height { return image }
         if filter == .nearest { return nearest(image, width: width, height: height) }
 

@@ -11,7 +11,7 @@ final class ImageOpsTests: XCTestCase {
         for expected in reference.normalize {
             let source = try ImageDecoder.decode(path: ImageReference.path(expected.source))
             let filter = try XCTUnwrap(ResampleFilter(rawValue: expected.filter))
-            let resized = try Resampler.resize(source, width: expected.resize[0], height: expected.resize[1],
+            let resized = Resampler.resize(source, width: expected.resize[0], height: expected.resize[1],
                                                filter: filter)
             let normalizer = try Normalizer(rescaleFactor: expected.rescale, mean: expected.mean, std: expected.std)
             XCTAssertEqual(normalizer, Normalizer.openAICLIP)
@@ -28,7 +28,7 @@ final class ImageOpsTests: XCTestCase {
     }
 
     func testNormalizerOptionalSteps() throws {
-        let image = try RGBImage(width: 1, height: 1, pixels: [0, 128, 255])
+        let image = RGBImage(width: 1, height: 1, pixels: [0, 128, 255])
         XCTAssertEqual(try Normalizer(rescaleFactor: nil, mean: nil, std: nil).apply(image), [0, 128, 255])
         XCTAssertEqual(try Normalizer(mean: nil, std: nil).apply(image), [0, Float(128.0 / 255.0), 1])
         XCTAssertEqual(Normalizer.imagenetStandard.apply(image, layout: .channelsLast), [-1, Float(Float(128.0 / 255.0) - 0.5) / 0.5, 1])
@@ -36,14 +36,14 @@ final class ImageOpsTests: XCTestCase {
     }
 
     func testChannelsFirstLayout() throws {
-        let image = try RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
+        let image = RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
         let n = try Normalizer(rescaleFactor: nil, mean: nil, std: nil)
         XCTAssertEqual(n.apply(image, layout: .channelsFirst), [1, 4, 2, 5, 3, 6])
         XCTAssertEqual(n.apply(image, layout: .channelsLast), [1, 2, 3, 4, 5, 6])
     }
 
     func testCropInsideAndOutside() throws {
-        let image = try RGBImage(width: 3, height: 2, pixels: Array(1...18))
+        let image = RGBImage(width: 3, height: 2, pixels: Array(1...18))
         let inner = try image.cropped(x: 1, y: 0, width: 2, height: 2)
         XCTAssertEqual(inner.pixels, [4, 5, 6, 7, 8, 9, 13, 14, 15, 16, 17, 18])
         // Like PIL's crop, the area outside the image is black.
@@ -53,7 +53,7 @@ final class ImageOpsTests: XCTestCase {
     }
 
     func testPad() throws {
-        let image = try RGBImage(width: 1, height: 1, pixels: [9, 9, 9])
+        let image = RGBImage(width: 1, height: 1, pixels: [9, 9, 9])
         let padded = try image.padded(left: 1, top: 0, right: 0, bottom: 1, fill: (1, 2, 3))
         XCTAssertEqual(padded.width, 2)
         XCTAssertEqual(padded.height, 2)
@@ -64,11 +64,11 @@ final class ImageOpsTests: XCTestCase {
     }
 
     func testContentHash() throws {
-        let a = try RGBImage(width: 2, height: 3, fill: (1, 2, 3))
-        let b = try RGBImage(width: 3, height: 2, fill: (1, 2, 3))  // same bytes, other shape
+        let a = RGBImage(width: 2, height: 3, fill: (1, 2, 3))
+        let b = RGBImage(width: 3, height: 2, fill: (1, 2, 3))  // same bytes, other shape
         XCTAssertEqual(a.contentHash.count, 64)
         XCTAssertNotEqual(a.contentHash, b.contentHash)
-        XCTAssertEqual(a.contentHash, try RGBImage(width: 2, height: 3, pixels: a.pixels).contentHash)
+        XCTAssertEqual(a.contentHash, RGBImage(width: 2, height: 3, pixels: a.pixels).contentHash)
         // The hash is SHA-256 of "RGB8" + LE32 width + LE32 height + pixels; check against FIPS vectors.
         XCTAssertEqual(sha256Hex(Array("abc".utf8)),
                        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
@@ -81,7 +81,9 @@ final class ImageOpsTests: XCTestCase {
     }
 
     func testRGBImageValidatesBufferSize() {
-        XCTAssertThrowsError(try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]))
-        XCTAssertThrowsError(try RGBImage(width: -1, height: 2, pixels: []))
+        XCTAssertThrowsError(try RGBImage(width: 2, height: 2, checking: [1, 2, 3]))
+        XCTAssertThrowsError(try RGBImage(width: -1, height: 2, checking: []))
+        XCTAssertThrowsError(try RGBImage(width: Int.max / 2, height: 4, checking: []))
+        XCTAssertEqual(try RGBImage(width: 1, height: 1, checking: [1, 2, 3]).pixels, [1, 2, 3])
     }
 }
