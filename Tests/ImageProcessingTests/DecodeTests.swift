@@ -20,6 +20,8 @@ final class DecodeTests: XCTestCase {
     func testSmallOddJPEG422() throws { try check("photo_422_odd.jpg") }
     func testGrayscaleJPEG() throws { try check("gray.jpg") }
     func testAdobeCMYKJPEG() throws { try check("cmyk.jpg") }
+    /// Adobe transform 2: libjpeg converts YCCK to CMYK, then Pillow's inverted-CMYK rule applies.
+    func testAdobeYCCKJPEG() throws { try check("ycck.jpg") }
 
     func testEXIFOrientationsLittleEndian() throws {
         for o in 1...8 { try check("exif_orient\(o)_le.jpg") }
@@ -30,6 +32,7 @@ final class DecodeTests: XCTestCase {
     }
 
     func testXMPOrientationFallback() throws { try check("xmp_orient6.jpg") }
+    func testEXIFOrientationTakesPrecedenceOverXMP() throws { try check("exif3_xmp6.jpg") }
     func testPNGeXIfOrientation() throws { try check("exif_orient6.png") }
 
     func testPNG8BitRGB() throws {
