@@ -1,6 +1,13 @@
 // SHA-256 (FIPS 180-4), used for RGBImage.contentHash and by the tests to compare against Pillow's
-// pixel checksums. Plain portable C; a few hundred MB/s, far below decode cost.
+// pixel checksums. Portable C (~110 MB/s here), plus the x86 SHA extensions (Zen, Ice Lake and later;
+// ~15x faster) picked at run time, because a 12-megapixel photo is 36 MB of RGB to hash per image.
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SQ_HAVE_SHANI 1
+#endif
 
 #include "CImageCodecs.h"
 
@@ -39,6 +46,102 @@ static void sq_sha256_block(uint32_t state[8], const uint8_t *p) {
     state[4] += e, state[5] += f, state[6] += g, state[7] += h;
 }
 
+static void sq_sha256_blocks_portable(uint32_t state[8], const uint8_t *p, size_t blocks) {
+    for (; blocks > 0; blocks--, p += 64) {
+        sq_sha256_block(state, p);
+    }
+}
+
+#ifdef SQ_HAVE_SHANI
+// The same compression function with SHA256RNDS2 (two rounds per instruction) and SHA256MSG1/MSG2
+// (message schedule). The state is kept as the ABEF / CDGH register pair those instructions use.
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sq_sha256_blocks_shani(uint32_t state[8], const uint8_t *p, size_t blocks) {
+    const __m128i byteswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)&state[0]);
+    __m128i hgfe = _mm_loadu_si128((const __m128i *)&state[4]);
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+    __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+    __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    for (; blocks > 0; blocks--, p += 64) {
+        __m128i abef_in = abef, cdgh_in = cdgh;
+        __m128i w[4];
+        for (int i = 0; i < 4; i++) {
+            w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), byteswap);
+        }
+        for (int g = 0; g < 16; g++) {  // 4 rounds per group
+            __m128i wg;
+            if (g < 4) {
+                wg = w[g];
+            } else {
+                // W[t..t+3] from W[t-16..t-13] (oldest), W[t-12..], W[t-8..], W[t-4..] (newest)
+                __m128i t = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
+                wg = _mm_sha256msg2_epu32(t, w[(g + 3) & 3]);
+                w[g & 3] = wg;
+            }
+            __m128i msg = _mm_add_epi32(wg, _mm_loadu_si128((const __m128i *)&K[4 * g]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, msg);
+            msg = _mm_shuffle_epi32(msg, 0x0E);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, msg);
+        }
+        abef = _mm_add_epi32(abef, abef_in);
+        cdgh = _mm_add_epi32(cdgh, cdgh_in);
+    }
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+
+static int sq_cpu_has_shani(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 19)) || !(c & (1u << 9))) {
+        return 0;  // SSE4.1, SSSE3
+    }
+    if (__get_cpuid_max(0, NULL) < 7) {
+        return 0;
+    }
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 29) & 1;  // SHA
+}
+#endif
+
+typedef void (*sq_blocks_fn)(uint32_t state[8], const uint8_t *p, size_t blocks);
+
+static sq_blocks_fn sq_pick_blocks(void) {
+#ifdef SQ_HAVE_SHANI
+    if (sq_cpu_has_shani()) {
+        return sq_sha256_blocks_shani;
+    }
+#endif
+    return sq_sha256_blocks_portable;
+}
+
+// Resolved on first use; a benign race (every thread computes the same pointer).
+static sq_blocks_fn sq_blocks_impl = NULL;
+
+static void sq_sha256_blocks(uint32_t state[8], const uint8_t *p, size_t blocks) {
+    sq_blocks_fn fn = __atomic_load_n(&sq_blocks_impl, __ATOMIC_RELAXED);
+    if (fn == NULL) {
+        fn = sq_pick_blocks();
+        __atomic_store_n(&sq_blocks_impl, fn, __ATOMIC_RELAXED);
+    }
+    fn(state, p, blocks);
+}
+
+int sq_sha256_accelerated(int enable) {
+#ifdef SQ_HAVE_SHANI
+    sq_blocks_fn fn = enable && sq_cpu_has_shani() ? sq_sha256_blocks_shani : sq_sha256_blocks_portable;
+#else
+    sq_blocks_fn fn = sq_sha256_blocks_portable;
+    (void)enable;
+#endif
+    __atomic_store_n(&sq_blocks_impl, fn, __ATOMIC_RELAXED);
+    return fn != sq_sha256_blocks_portable;
+}
+
 void sq_sha256_init(sq_sha256_ctx *ctx) {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -56,11 +159,14 @@ void sq_sha256_update(sq_sha256_ctx *ctx, const uint8_t *data, size_t size) {
         if (ctx->used < 64) {
             return;
         }
-        sq_sha256_block(ctx->state, ctx->block);
+        sq_sha256_blocks(ctx->state, ctx->block, 1);
         ctx->used = 0;
     }
-    for (; size >= 64; data += 64, size -= 64) {
-        sq_sha256_block(ctx->state, data);
+    size_t blocks = size / 64;
+    if (blocks > 0) {
+        sq_sha256_blocks(ctx->state, data, blocks);
+        data += blocks * 64;
+        size -= blocks * 64;
     }
     memcpy(ctx->block, data, size);
     ctx->used = size;

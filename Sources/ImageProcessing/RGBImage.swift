@@ -90,3 +90,10 @@ func hexString(_ bytes: [UInt8]) -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// Test hook: switches SHA-256 between the x86 SHA extensions and portable C; returns whether the
+/// accelerated path is now in use (false on CPUs without it).
+@discardableResult
+func useAcceleratedSHA256(_ enabled: Bool) -> Bool {
+    sq_sha256_accelerated(enabled ? 1 : 0) != 0
+}

@@ -50,4 +50,8 @@ void sq_sha256_init(sq_sha256_ctx *ctx);
 void sq_sha256_update(sq_sha256_ctx *ctx, const uint8_t *data, size_t size);
 void sq_sha256_final(sq_sha256_ctx *ctx, uint8_t out[32]);
 
+/// Chooses the SHA-256 implementation: enable=1 uses the x86 SHA extensions when the CPU has them,
+/// enable=0 forces portable C (for tests comparing the two). Returns 1 when the extensions are in use.
+int sq_sha256_accelerated(int enable);
+
 #endif
