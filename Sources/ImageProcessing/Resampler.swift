@@ -48,14 +48,25 @@ public enum ResampleFilter: String, Sendable, CaseIterable {
     }
 }
 
+/// Which separable pass runs first. The intermediate image is rounded to uint8, so the order changes
+/// some pixels by one step; it is the only behaviour difference between Pillow versions here.
+public enum ResamplePassOrder: Sendable {
+    /// Pillow 13 (python-pillow PR #9549): the vertical pass runs first when the height shrinks by more
+    /// than twice as many pixels as the width does (`inH > outH && inH - outH > 2 * (inW - outW)`),
+    /// otherwise the horizontal pass does. This is what the fixture environment's Pillow does.
+    case pillow
+    /// Pillow up to 12: always horizontal first, as when most released VLMs were trained.
+    case horizontalFirst
+}
+
 /// `PIL.Image.resize(size, resample)` for RGB images, bit-exact with Pillow.
 ///
 /// Pillow's algorithm (Resample.c), reproduced step by step:
 ///  - per output pixel, a window of source pixels around `center = (xx + 0.5) * scale`, widened by
 ///    `scale` when downsampling (antialiasing), weights computed in double and normalised to sum 1;
 ///  - weights converted to fixed point with PRECISION_BITS = 22, rounding half away from zero;
-///  - a horizontal pass first (only over the source rows the vertical pass will read), its output
-///    rounded and clipped to uint8, then a vertical pass over that intermediate image;
+///  - two separable passes (order: `ResamplePassOrder`), the intermediate rounded and clipped to uint8;
+///    horizontal-first only filters the source rows the vertical pass will read;
 ///  - a pass is skipped when that dimension keeps its size; equal sizes return a copy.
 public enum Resampler {
     /// Fixed-point fraction bits of Pillow's 8-bit path: 32 - 8 bits for the value - 2 for overshoot.
@@ -63,24 +74,33 @@ public enum Resampler {
 
     /// Precondition: `width` and `height` in 1...16_777_216 (Pillow raises for zero sizes too; callers
     /// compute targets from a processor's rules, which never give zero).
-    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) -> RGBImage {
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter,
+                              passOrder: ResamplePassOrder = .pillow) -> RGBImage {
         precondition(width > 0 && height > 0 && width <= 1 << 24 && height <= 1 << 24,
                      "Resampler.resize: target \(width)x\(height) out of range")
         if width == image.width && height == image.height { return image }
         if filter == .nearest { return nearest(image, width: width, height: height) }
 
+        let needHorizontal = width != image.width, needVertical = height != image.height
         let vertical = Coefficients(inSize: image.height, outSize: height, filter: filter)
+        let horizontal = needHorizontal ? Coefficients(inSize: image.width, outSize: width, filter: filter) : nil
+        let verticalFirst = passOrder == .pillow && image.height > height
+            && image.height - height > 2 * (image.width - width)
+
+        if let horizontal, needVertical, verticalFirst {
+            let tall = verticalPass(image, outHeight: height, bounds: vertical.bounds, coefficients: vertical)
+            return horizontalPass(tall, rows: 0..<height, coefficients: horizontal)
+        }
         var current = image
         var verticalBounds = vertical.bounds
-        if width != image.width {
+        if let horizontal {
             // Rows of the source the vertical pass uses: [first, last).
             let first = Int(vertical.bounds[0])
             let last = Int(vertical.bounds[2 * (height - 1)] + vertical.bounds[2 * (height - 1) + 1])
-            let horizontal = Coefficients(inSize: image.width, outSize: width, filter: filter)
             current = horizontalPass(image, rows: first..<last, coefficients: horizontal)
             for i in 0..<height { verticalBounds[2 * i] -= Int32(first) }
         }
-        if height != image.height {
+        if needVertical {
             current = verticalPass(current, outHeight: height, bounds: verticalBounds, coefficients: vertical)
         }
         return current

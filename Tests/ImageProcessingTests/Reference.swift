@@ -16,6 +16,8 @@ struct ImageReference: Decodable {
         let hex: String?
         let source: String?
         let filter: String?
+        /// "pillow" (the installed Pillow's own pass order) or "horizontal_first" (Pillow <= 12).
+        let order: String?
     }
 
     struct Normalized: Decodable {
@@ -30,7 +32,21 @@ struct ImageReference: Decodable {
         let first: [Float]
     }
 
+    /// transformers' Qwen2VLImageProcessorPil on `load_image(source)`: pixel_values [patches, 1176].
+    struct PatchedReference: Decodable {
+        let source: String
+        let patch_size: Int
+        let temporal_patch_size: Int
+        let merge_size: Int
+        let grid_thw: [Int]
+        let resized_width_height: [Int]
+        let shape: [Int]
+        let sha256: String
+        let first: [Float]
+    }
+
     let decode: [String: Pixels]
+    let qwen2vl: [PatchedReference]
     let errors: [String: String]
     let resize: [Pixels]
     let normalize: [Normalized]
