@@ -52,7 +52,7 @@ public enum ImageDecoder {
         let known: [(String, [UInt8], Int)] = [
             ("GIF", Array("GIF8".utf8), 0), ("WebP", Array("WEBP".utf8), 8), ("BMP", Array("BM".utf8), 0),
             ("TIFF", [0x49, 0x49, 0x2A, 0x00], 0), ("TIFF", [0x4D, 0x4D, 0x00, 0x2A], 0),
-            ("HEIF/AVIF", Array("ftyp".utf8), 4), ("JPEG 2000", [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50], 0),
+            ("HEIF/AVIF or other ISO media", Array("ftyp".utf8), 4), ("JPEG 2000", [0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50], 0),
             ("ICO", [0x00, 0x00, 0x01, 0x00], 0),
         ]
         for (format, magic, offset) in known where starts(magic, at: offset) {
