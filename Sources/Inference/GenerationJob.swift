@@ -34,6 +34,8 @@ struct GenerationJob {
         }
         var timings = Timings()
         timings.imageEncodeMs = plan.imageEncodeMs
+        timings.imagesEncoded = plan.imagesEncoded
+        timings.imagesCached = plan.imagesCached
 
         // Prefill what the cache does not already hold. At least the last prompt token is recomputed:
         // its logits start the reply.

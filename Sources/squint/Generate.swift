@@ -207,6 +207,8 @@ struct GenerateReport {
                 "prefill_tokens": timings.prefillTokens,
                 "decode_tokens": timings.decodeTokens,
                 "reused_tokens": timings.reusedTokens,
+                "images_encoded": timings.imagesEncoded,
+                "images_cached": timings.imagesCached,
                 "prefill_tokens_per_s": round3(timings.prefillTokensPerSecond),
                 "decode_tokens_per_s": round3(timings.decodeTokensPerSecond),
             ] as [String: Any],
