@@ -4,7 +4,7 @@ import Sampling
 import Tokenizers
 
 /// One generation, run synchronously on the inference queue: prefill (reusing the cached prefix),
-/// then for each candidate a decode loop that samples, streams and feeds back one token at a time.
+/// then a decode loop in which every candidate samples, streams and feeds back one token per step.
 struct GenerationJob {
     let model: LoadedModel
     let session: Session
