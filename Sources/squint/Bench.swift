@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         bandwidth divided by the bytes of weights per token. Both are measured in the same run.
         """)
 
-    @Option(help: "Model directory.")
+    @Option(help: "Model directory or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length to prefill.")
     var promptTokens = 512
@@ -42,7 +42,7 @@ struct Bench: AsyncParsableCommand {
 
     private func execute() throws {
         let t0 = now()
-        let loaded = try LoadedModel(directory: URL(fileURLWithPath: model))
+        let loaded = try LoadedModel(directory: try ModelLocator.resolve(model))
         let loadMs = Double(now() - t0) / 1e6
         let lm = loaded.language
         let capacity = promptTokens + genTokens + 1

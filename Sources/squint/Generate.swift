@@ -13,7 +13,7 @@ struct Generate: AsyncParsableCommand {
         --raw feeds the text with no template.
         """)
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json).")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("image"), help: "An image to attach (repeatable); fills the image parts in order.")
     var images: [String] = []
@@ -66,7 +66,7 @@ struct Generate: AsyncParsableCommand {
         for path in images where !FileManager.default.isReadableFile(atPath: path) {
             throw CLIError("cannot read image \(path): no such file or not readable")
         }
-        let engine = try InferenceEngine(directory: URL(fileURLWithPath: model),
+        let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
                                          options: EngineOptions(contextLength: context))
         var request = GenerationRequest(prompt: try promptInput(multimodal: engine.model.isMultimodal))
         request.maxTokens = maxTokens

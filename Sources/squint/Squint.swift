@@ -11,7 +11,7 @@ struct Squint: AsyncParsableCommand {
         See `man squint` for the full reference.
         """,
         version: SquintVersion.string,
-        subcommands: [Generate.self, Bench.self])
+        subcommands: [Generate.self, Bench.self, ListModels.self])
 }
 
 enum SquintVersion {
