@@ -8,10 +8,8 @@ import TensorCore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed, and decode as a fraction of the memory-bandwidth bound.",
-        discussion: """
-        Decode of a language model reads every weight once per token, so its ceiling is the machine's read
-        bandwidth divided by the bytes of weights per token. Both are measured in the same run.
-        """)
+        discussion: "Decoding reads every weight once per token, so its ceiling is the machine's read bandwidth "
+            + "divided by the bytes of weights per token. Both are measured in the same run.")
 
     @Option(help: "Model directory or a Hugging Face repo id in the local cache.")
     var model: String

@@ -7,11 +7,9 @@ import Sampling
 struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a reply to one prompt (the scriptable entry point).",
-        discussion: """
-        The prompt is one user message (the images in order, then the text) rendered through the model's own
-        chat template with the generation prompt added. --messages takes a whole conversation instead;
-        --raw feeds the text with no template.
-        """)
+        discussion: "The prompt is one user message (the images in order, then the text) rendered through the "
+            + "model's own chat template with the generation prompt added. --messages takes a whole conversation "
+            + "instead; --raw feeds the text with no template.")
 
     @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a Hugging Face repo id in the local cache.")
     var model: String
