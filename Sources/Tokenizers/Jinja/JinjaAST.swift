@@ -58,7 +58,9 @@ indirect enum JinjaStatementKind: Sendable {
     case text(String)
     case output(JinjaExpr)
     case ifChain([(JinjaExpr, [JinjaStatement])], otherwise: [JinjaStatement])
-    case forLoop(target: JinjaTarget, iterable: JinjaExpr, condition: JinjaExpr?, body: [JinjaStatement], otherwise: [JinjaStatement])
+    /// `usesLoop`: whether the body mentions `loop`; when not, the per-iteration loop object is skipped.
+    case forLoop(target: JinjaTarget, iterable: JinjaExpr, condition: JinjaExpr?, body: [JinjaStatement],
+                 otherwise: [JinjaStatement], usesLoop: Bool)
     case set(JinjaTarget, JinjaExpr)
     case setBlock(String, filters: [JinjaFilterCall], body: [JinjaStatement])
     case macro(JinjaMacro)

@@ -149,8 +149,8 @@ final class JinjaInterpreter {
                 return try execute(body)
             }
             return try execute(otherwise)
-        case let .forLoop(target, iterable, condition, body, otherwise):
-            return try executeFor(target, iterable, condition, body, otherwise)
+        case let .forLoop(target, iterable, condition, body, otherwise, usesLoop):
+            return try executeFor(target, iterable, condition, body, otherwise, usesLoop)
         case let .set(target, expr):
             try bind(target, try evaluate(expr))
         case let .setBlock(name, filters, body):
@@ -185,7 +185,7 @@ final class JinjaInterpreter {
     }
 
     private func executeFor(_ target: JinjaTarget, _ iterable: JinjaExpr, _ condition: JinjaExpr?, _ body: [JinjaStatement],
-                            _ otherwise: [JinjaStatement]) throws -> JinjaFlow {
+                            _ otherwise: [JinjaStatement], _ usesLoop: Bool) throws -> JinjaFlow {
         var items = try iterate(try evaluate(iterable))
         if let condition {
             // The `if` clause filters before loop.* is computed, as in jinja2.
@@ -203,7 +203,8 @@ final class JinjaInterpreter {
         let n = items.count
         for (i, item) in items.enumerated() {
             // A fresh scope per iteration: jinja2 does not carry `set` values from one iteration to the next.
-            scopes.append(["loop": .object(loopObject(items, i, n))])
+            try step()
+            scopes.append(usesLoop ? ["loop": .object(loopObject(items, i, n))] : [:])
             defer { scopes.removeLast() }
             try bind(target, item)
             if try execute(body) == .breakLoop { break }

@@ -7,6 +7,8 @@ struct JinjaParser {
     private let tokens: [JinjaToken]
     private var index = 0
     private var depth = 0
+    /// How many times the name `loop` has been parsed so far (to tell which for bodies use it).
+    private var loopReferences = 0
     private static let maxDepth = 200
 
     static func parse(_ source: String) throws -> [JinjaStatement] {
@@ -176,7 +178,9 @@ struct JinjaParser {
         if skipName("if") { condition = try parseExpression() }
         if isName("recursive") { throw fail("recursive for loops are not supported") }
         try expectBlockEnd()
+        let referencesBefore = loopReferences
         var (body, end) = try subparse(until: ["endfor", "else"])
+        let usesLoop = loopReferences != referencesBefore
         var otherwise: [JinjaStatement] = []
         if end == "else" {
             try expectBlockEnd()
@@ -184,7 +188,7 @@ struct JinjaParser {
         }
         try finishEnd()
         return JinjaStatement(kind: .forLoop(target: target, iterable: iterable, condition: condition,
-                                        body: body, otherwise: otherwise), line: line)
+                                        body: body, otherwise: otherwise, usesLoop: usesLoop), line: line)
     }
 
     private mutating func parseIf(_ line: Int) throws -> JinjaStatement {
@@ -397,7 +401,9 @@ struct JinjaParser {
             case "true", "True": return .literal(.bool(true))
             case "false", "False": return .literal(.bool(false))
             case "none", "None": return .literal(.none)
-            default: return .name(n)
+            default:
+                if n == "loop" { loopReferences += 1 }
+                return .name(n)
             }
         case .string(var s):
             advance()
