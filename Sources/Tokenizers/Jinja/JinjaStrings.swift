@@ -93,9 +93,8 @@ enum JinjaStr {
             while i < a.count, JinjaLexer.isPythonWhitespace(a[i]) { i += 1 }
             if i >= a.count { break }
             if maxSplit >= 0 && parts.count >= maxSplit {
-                var end = a.count
-                while end > i, JinjaLexer.isPythonWhitespace(a[end - 1]) { end -= 1 }
-                parts.append(make(a[i..<end]))
+                // Python keeps the remainder as it is, trailing whitespace included.
+                parts.append(make(a[i...]))
                 break
             }
             let start = i
