@@ -193,4 +193,18 @@ final class JinjaChatTemplateTests: XCTestCase {
         let out = try template.render(messages: [message], addGenerationPrompt: false, bosToken: nil, eosToken: nil)
         XCTAssertEqual(out, "['thinking', 'role', 'content', 'reasoning', 'reasoning_content']False|None")
     }
+    func testLiteralAPIMatchesReference() throws {
+        // The same conversation as the fixture case, built with literals the way app code would.
+        let source = try String(contentsOf: Fixtures.url("templates/qwen2-vl-instruct.jinja"), encoding: .utf8)
+        let template = try ChatTemplate(source)
+        let messages: [JinjaValue] = [
+            ["role": "user", "content": [["type": "image"], ["type": "text", "text": "What is in this image?"]]],
+        ]
+        let out = try template.render(messages: messages, addGenerationPrompt: true, bosToken: "<s>", eosToken: "</s>")
+        let reference = try loadCases().first { $0.id == "qwen2-vl-instruct/image_text/none/agp=True" }
+        guard case .string(let expected)? = reference?.object["expected"] else { return XCTFail("fixture case missing") }
+        XCTAssertEqual(out, expected)
+        XCTAssertEqual(out, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                       + "<|vision_start|><|image_pad|><|vision_end|>What is in this image?<|im_end|>\n<|im_start|>assistant\n")
+    }
 }

@@ -36,10 +36,6 @@ extension JinjaInterpreter {
             }
             return try callValue(try evaluate(callee), arguments)
         case let .filter(base, name, args):
-            if name == "default" || name == "d" {
-                // Evaluated lazily so the undefined value reaches the filter rather than erroring.
-                return try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
-            }
             return try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
         case let .test(base, name, args, negated):
             let result = try JinjaTestFunctions.apply(name, try evaluate(base), try evaluateArguments(args), self)
