@@ -26,7 +26,16 @@ extension JinjaInterpreter {
         case let .item(base, key):
             return try getItem(try evaluate(base), try evaluate(key))
         case let .slice(base, start, stop, stepExpr):
-            return try slice(try evaluate(base), try start.map(evaluate), try stop.map(evaluate), try stepExpr.map(evaluate))
+            let value = try evaluate(base)
+            let bounds = (try start.map(evaluate), try stop.map(evaluate), try stepExpr.map(evaluate))
+            switch value {
+            case .array, .tuple, .string, .undefined: break
+            default:
+                // jinja2 folds a fully constant `{{ ... }}` at compile time through its getitem (undefined on
+                // failure); slices left for run time are plain Python subscripts that raise.
+                if foldingConstantOutput { return .undefined }
+            }
+            return try slice(value, bounds.0, bounds.1, bounds.2)
         case let .call(callee, args):
             let arguments = try evaluateArguments(args)
             if case let .attribute(baseExpr, name) = callee {
@@ -74,6 +83,33 @@ extension JinjaInterpreter {
         case let .conditional(test, then, otherwise):
             if try evaluate(test).isTruthy { return try evaluate(then) }
             return try otherwise.map(evaluate) ?? .undefined
+        }
+    }
+
+    /// Whether jinja2's optimizer would fold `expr` to a constant (it contains no names or calls).
+    static func isConstant(_ expr: JinjaExpr) -> Bool {
+        func args(_ list: [JinjaArgument]) -> Bool {
+            list.allSatisfy {
+                switch $0 {
+                case .positional(let e), .keyword(_, let e): return isConstant(e)
+                }
+            }
+        }
+        switch expr {
+        case .literal: return true
+        case .name, .call: return false
+        case .list(let items), .tuple(let items): return items.allSatisfy(isConstant)
+        case .dict(let pairs): return pairs.allSatisfy { isConstant($0.0) && isConstant($0.1) }
+        case let .attribute(base, _): return isConstant(base)
+        case let .item(base, key): return isConstant(base) && isConstant(key)
+        case let .slice(base, a, b, c): return isConstant(base) && [a, b, c].allSatisfy { $0.map(isConstant) ?? true }
+        case let .filter(base, _, list): return isConstant(base) && args(list)
+        case let .test(base, _, list, _): return isConstant(base) && args(list)
+        case .negate(let e), .plus(let e), .not(let e): return isConstant(e)
+        case let .binary(_, a, b), let .and(a, b), let .or(a, b): return isConstant(a) && isConstant(b)
+        case let .compare(first, ops): return isConstant(first) && ops.allSatisfy { isConstant($0.1) }
+        case let .conditional(test, then, otherwise):
+            return isConstant(test) && isConstant(then) && (otherwise.map(isConstant) ?? true)
         }
     }
 
@@ -176,7 +212,9 @@ extension JinjaInterpreter {
             view.append(contentsOf: pick(Array(s.unicodeScalars)))
             return .string(String(view))
         case .undefined: throw error("slice of an undefined value")
-        default: return .undefined
+        case .object: throw error("unhashable type: 'slice'")
+        // jinja2 compiles slices to plain Python subscripts (no getitem fallback), so other types raise.
+        default: throw error("'\(base.typeName)' object is not subscriptable")
         }
     }
 
@@ -206,6 +244,10 @@ extension JinjaInterpreter {
             guard let count = Self.intIndex(n) else { break }
             try checkSize(items.count * max(count, 0))
             return .array(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
+        case let (.mul, .tuple(items), n), let (.mul, n, .tuple(items)):
+            guard let count = Self.intIndex(n) else { break }
+            try checkSize(items.count * max(count, 0))
+            return .tuple(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
         case let (.mod, .string(format), args):
             return .string(try JinjaFilters.percentFormat(format, args, self))
         default:
@@ -288,7 +330,8 @@ extension JinjaInterpreter {
     /// Python's float `%`: the result takes the sign of the divisor.
     static func pyFmod(_ a: Double, _ b: Double) -> Double {
         var r = fmod(a, b)
-        if r != 0 && (r < 0) != (b < 0) { r += b }
+        if r == 0 { return b.sign == .minus ? -0.0 : 0.0 }  // CPython gives a zero the divisor's sign
+        if (r < 0) != (b < 0) { r += b }
         return r
     }
 
@@ -339,8 +382,11 @@ extension JinjaInterpreter {
             return JinjaStr.find(Array(s.unicodeScalars), Array(n.unicodeScalars), from: 0) != nil
         case .array(let items), .tuple(let items): return items.contains { $0 == needle }
         case .object(let o):
-            if case .string(let k) = needle { return o[k] != nil }
-            return false
+            switch needle {
+            case .string(let k): return o[k] != nil
+            case .array, .object, .namespace: throw error("unhashable type: '\(needle.typeName)'")
+            default: return false
+            }
         case .undefined: return false
         default: throw error("argument of type '\(container.typeName)' is not iterable")
         }

@@ -57,7 +57,8 @@ enum JinjaFilters {
             return .array(try i.iterate(v).reversed())
         }
         t["int"] = { v, a, i in try toInt(v, a, i) }
-        t["float"] = { v, a, _ in
+        t["float"] = { v, a, i in
+            if v.isUndefined { throw i.error("float() of an undefined value") }  // Undefined.__float__ raises
             let dflt = a.value(0, "default") ?? .double(0)
             switch v {
             case .int(let n): return .double(Double(n))
@@ -191,6 +192,7 @@ enum JinjaFilters {
     }
 
     private static func toInt(_ v: JinjaValue, _ a: JinjaArguments, _ i: JinjaInterpreter) throws -> JinjaValue {
+        if v.isUndefined { throw i.error("int() of an undefined value") }  // Undefined.__int__ raises
         let dflt = a.value(0, "default") ?? .int(0)
         let base = a.value(1, "base").flatMap(JinjaInterpreter.intIndex) ?? 10
         switch v {
@@ -224,7 +226,9 @@ enum JinjaFilters {
         case .int(let n):
             if method == "common" { return .int(n) }  // Python's round(int, n) stays an int
             x = Double(n)
-        case .bool(let b): x = b ? 1 : 0
+        case .bool(let b):
+            if method == "common" { return .int(b ? 1 : 0) }  // bool inherits int.__round__
+            x = b ? 1 : 0
         case .double(let d): x = d
         default: throw i.error("type \(v.typeName) doesn't define __round__ method")
         }
@@ -274,10 +278,14 @@ enum JinjaFilters {
         case let w?: indention = String(repeating: " ", count: max(JinjaInterpreter.intIndex(w) ?? 4, 0))
         case nil: indention = "    "
         }
+        guard case .string(let text) = v else {
+            // jinja2 appends "\n" to the value itself, which only works for strings.
+            throw i.error("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
+        }
         let first = a.value(1, "first")?.isTruthy ?? false
         let blank = a.value(2, "blank")?.isTruthy ?? false
         // jinja2 appends a newline first so splitlines keeps a trailing empty line.
-        let lines = JinjaStr.splitlines(JinjaPythonFormat.str(v) + "\n")
+        let lines = JinjaStr.splitlines(text + "\n")
         var rv: String
         if blank {
             rv = lines.joined(separator: "\n" + indention)

@@ -6,9 +6,13 @@ extension JinjaFilters {
     static func percentFormat(_ format: String, _ args: JinjaValue, _ i: JinjaInterpreter) throws -> String {
         var positional: [JinjaValue]
         var mapping: JinjaObject?
+        // Python treats any non-tuple, non-str argument with __getitem__ (dict, list) as a mapping: it may
+        // feed "%(key)s" and is exempt from the "not all arguments converted" check.
+        var mappingLike = false
         switch args {
         case .tuple(let items): positional = items
-        case .object(let o): positional = [args]; mapping = o
+        case .object(let o): positional = [args]; mapping = o; mappingLike = true
+        case .array: positional = [args]; mappingLike = true
         default: positional = [args]
         }
         var next = 0
@@ -75,7 +79,7 @@ extension JinjaFilters {
             }
             out += text
         }
-        if mapping == nil && next < positional.count && !(positional.count == 1 && next == 0 && format.isEmpty) {
+        if !mappingLike && next < positional.count {
             throw i.error("not all arguments converted during string formatting")
         }
         return out

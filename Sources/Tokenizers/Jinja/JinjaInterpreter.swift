@@ -30,6 +30,8 @@ final class JinjaInterpreter {
     private var outputBytes = 0
     var depth = 0
     var line = 0
+    /// Set while evaluating a `{{ }}` whose expression jinja2 would fold at compile time.
+    var foldingConstantOutput = false
     let limits: ChatTemplateLimits
     let environment: ChatTemplateEnvironment
     private(set) var globals: [String: JinjaValue] = [:]
@@ -141,6 +143,8 @@ final class JinjaInterpreter {
         case .text(let t):
             try write(t)
         case .output(let expr):
+            foldingConstantOutput = JinjaInterpreter.isConstant(expr)
+            defer { foldingConstantOutput = false }
             let value = try evaluate(expr)
             line = statement.line
             try write(JinjaPythonFormat.str(value))

@@ -181,8 +181,8 @@ enum JinjaStr {
         case "<": return s + String(repeating: f, count: total)
         case ">": return String(repeating: f, count: total) + s
         default:
-            // CPython centres with the extra character on the left when the string length is odd.
-            let left = total / 2 + (total & n & 1)
+            // CPython's pad(): the odd extra space goes left when both the margin and the width are odd.
+            let left = total / 2 + (total & width & 1)
             return String(repeating: f, count: left) + s + String(repeating: f, count: total - left)
         }
     }
