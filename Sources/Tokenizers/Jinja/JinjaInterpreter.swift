@@ -158,7 +158,8 @@ final class JinjaInterpreter {
         case let .set(target, expr):
             try bind(target, try evaluate(expr))
         case let .setBlock(name, filters, body):
-            var value = JinjaValue.string(try capture { _ = try execute(body) })
+            // Block bodies get their own scope: a `set` inside does not leak out (jinja2 frame.inner()).
+            var value = JinjaValue.string(try capture { _ = try executeScoped(body) })
             value = try applyFilters(filters, to: value)
             assign(name, value)
         case .macro(let definition):
@@ -170,7 +171,7 @@ final class JinjaInterpreter {
             arguments.keyword.append(("caller", .callable(caller)))
             try write(JinjaPythonFormat.str(try callValue(try evaluate(callee), arguments)))
         case let .filterBlock(filters, body):
-            let text = try capture { _ = try execute(body) }
+            let text = try capture { _ = try executeScoped(body) }
             try write(JinjaPythonFormat.str(try applyFilters(filters, to: .string(text))))
         case .breakLoop:
             return .breakLoop
@@ -180,6 +181,12 @@ final class JinjaInterpreter {
             return try execute(body)
         }
         return .normal
+    }
+
+    private func executeScoped(_ body: [JinjaStatement]) throws -> JinjaFlow {
+        scopes.append([:])
+        defer { scopes.removeLast() }
+        return try execute(body)
     }
 
     private func applyFilters(_ filters: [JinjaFilterCall], to value: JinjaValue) throws -> JinjaValue {
@@ -203,16 +210,21 @@ final class JinjaInterpreter {
             }
             items = kept
         }
-        if items.isEmpty { return try execute(otherwise) }
         let n = items.count
+        // jinja2 clears its "no iteration" flag at the end of the loop body, so iterations left through
+        // `break` or `continue` do not count: the else block runs unless some iteration ran to its end.
+        var completedIteration = false
         for (i, item) in items.enumerated() {
             // A fresh scope per iteration: jinja2 does not carry `set` values from one iteration to the next.
             try step()
             scopes.append(usesLoop ? ["loop": .object(loopObject(items, i, n))] : [:])
             defer { scopes.removeLast() }
             try bind(target, item)
-            if try execute(body) == .breakLoop { break }
+            let flow = try execute(body)
+            if flow == .normal { completedIteration = true }
+            if flow == .breakLoop { break }
         }
+        if !completedIteration && !otherwise.isEmpty { _ = try executeScoped(otherwise) }
         return .normal
     }
 
@@ -238,13 +250,18 @@ final class JinjaInterpreter {
 
     // MARK: macros and calls
 
+    /// Macros are closures: they read the template's top level live (a later top-level `set` is seen, as
+    /// in jinja2) and the enclosing loop/block frames as they were at definition. A call block's `caller`
+    /// is defined at the call site, so it sees the loop variables around it.
     private func makeMacro(_ definition: JinjaMacro) -> JinjaCallable {
-        JinjaCallable(name: definition.name) { [unowned self] args in
-            try self.callMacro(definition, args)
+        let enclosing = Array(scopes.dropFirst())
+        return JinjaCallable(name: definition.name) { [unowned self] args in
+            try self.callMacro(definition, enclosing, args)
         }
     }
 
-    private func callMacro(_ definition: JinjaMacro, _ args: JinjaArguments) throws -> JinjaValue {
+    private func callMacro(_ definition: JinjaMacro, _ enclosing: [[String: JinjaValue]],
+                           _ args: JinjaArguments) throws -> JinjaValue {
         depth += 1
         defer { depth -= 1 }
         if depth > limits.maxDepth {
@@ -252,8 +269,14 @@ final class JinjaInterpreter {
         }
         // Macros see the template's top-level variables and their own arguments.
         let saved = scopes
-        scopes = [saved[0], [:]]
-        defer { scopes = saved }
+        scopes = [saved[0]] + enclosing + [[:]]
+        defer {
+            // Top-level assignments made inside... cannot happen (the body has its own frame), but the
+            // live top level may have been changed by nested calls; keep it.
+            let top = scopes[0]
+            scopes = saved
+            scopes[0] = top
+        }
         var keyword = args.keyword
         for (i, (name, defaultExpr)) in definition.parameters.enumerated() {
             if i < args.positional.count {
