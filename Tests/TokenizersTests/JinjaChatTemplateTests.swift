@@ -27,14 +27,30 @@ final class JinjaChatTemplateTests: XCTestCase {
         let object: JinjaObject
     }
 
+    /// Loads cases.json, resolving its shared tables (chats, extras, contexts) into each case.
     private func loadCases() throws -> [Case] {
         let data = try Data(contentsOf: Fixtures.url("templates/cases.json"))
-        guard case .object(let top) = try JinjaValue(jsonData: data), case .array(let items)? = top["cases"] else {
-            throw ChatTemplateError.invalidContext("cases.json has no cases array")
+        guard case .object(let top) = try JinjaValue(jsonData: data), case .array(let items)? = top["cases"],
+              case .object(let chats)? = top["chats"], case .object(let extras)? = top["extras"],
+              case .object(let contexts)? = top["contexts"] else {
+            throw ChatTemplateError.invalidContext("cases.json lacks cases/chats/extras/contexts")
         }
         return try items.map { item in
-            guard case .object(let o) = item, case .string(let id)? = o["id"] else {
+            guard case .object(var o) = item, case .string(let id)? = o["id"] else {
                 throw ChatTemplateError.invalidContext("case without id")
+            }
+            if case .object(var chat)? = o["chat"] {
+                guard case .string(let chatName)? = chat["messages"], let messages = chats[chatName],
+                      case .string(let extraName)? = chat["extra"], let extra = extras[extraName] else {
+                    throw ChatTemplateError.invalidContext("\(id): unknown chat or extra")
+                }
+                chat["messages"] = messages
+                chat["extra"] = extra
+                o["chat"] = .object(chat)
+            }
+            if case .string(let ref)? = o["context_ref"] {
+                guard let context = contexts[ref] else { throw ChatTemplateError.invalidContext("\(id): unknown context") }
+                o["context"] = context
             }
             let source: String
             switch (o["template"], o["source"]) {
