@@ -223,4 +223,13 @@ final class JinjaChatTemplateTests: XCTestCase {
         XCTAssertEqual(out, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
                        + "<|vision_start|><|image_pad|><|vision_end|>What is in this image?<|im_end|>\n<|im_start|>assistant\n")
     }
+    func testSelectSourceLikeGetChatTemplate() throws {
+        let list: JinjaValue = [["name": "default", "template": "D"], ["name": "tool_use", "template": "T"]]
+        XCTAssertEqual(try ChatTemplate.selectSource("plain"), "plain")
+        XCTAssertEqual(try ChatTemplate.selectSource(list), "D")
+        XCTAssertEqual(try ChatTemplate.selectSource(list, hasTools: true), "T")
+        XCTAssertEqual(try ChatTemplate.selectSource(list, name: "tool_use"), "T")
+        XCTAssertThrowsError(try ChatTemplate.selectSource([["name": "rag", "template": "R"]]))
+        XCTAssertThrowsError(try ChatTemplate.selectSource(list, name: "missing"))
+    }
 }

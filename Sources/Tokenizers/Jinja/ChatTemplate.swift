@@ -41,6 +41,40 @@ public struct ChatTemplate: Sendable {
         return try render(context)
     }
 
+    /// Picks the template source from a tokenizer_config.json `chat_template` value the way transformers'
+    /// `get_chat_template` does: a string is the template; a list of `{"name", "template"}` (or a dict of
+    /// name -> template) yields the named one, else "tool_use" when tools are passed, else "default".
+    public static func selectSource(_ field: JinjaValue, name: String? = nil, hasTools: Bool = false) throws -> String {
+        var named: [(String, String)] = []
+        switch field {
+        case .string(let s): return s
+        case .array(let items):
+            for item in items {
+                guard case .object(let o) = item, case .string(let n)? = o["name"], case .string(let t)? = o["template"] else {
+                    throw ChatTemplateError.invalidContext("chat_template list entries need string 'name' and 'template'")
+                }
+                named.append((n, t))
+            }
+        case .object(let o):
+            for (n, v) in o.pairs {
+                guard case .string(let t) = v else { throw ChatTemplateError.invalidContext("chat_template '\(n)' is not a string") }
+                named.append((n, t))
+            }
+        default:
+            throw ChatTemplateError.invalidContext("chat_template is a \(field.typeName), expected a string or named templates")
+        }
+        func find(_ wanted: String) -> String? { named.first { $0.0 == wanted }?.1 }
+        if let name {
+            guard let t = find(name) else {
+                throw ChatTemplateError.invalidContext("no chat template named '\(name)'; have \(named.map(\.0).sorted())")
+            }
+            return t
+        }
+        if hasTools, let t = find("tool_use") { return t }
+        if let t = find("default") { return t }
+        throw ChatTemplateError.invalidContext("multiple chat templates and no 'default': \(named.map(\.0).sorted())")
+    }
+
     /// transformers' `_normalize_chat_messages` (drop None-valued keys) and `_alias_reasoning_fields`
     /// (`thinking` first and `reasoning_content` last carry the message's reasoning, whichever name it used).
     static func normalize(_ message: JinjaValue, index: Int) throws -> JinjaValue {

@@ -6,8 +6,8 @@ extension JinjaInterpreter {
         try step()
         depth += 1
         defer { depth -= 1 }
-        if depth > limits.maxDepth * 4 {
-            throw ChatTemplateError.limitExceeded("expression nesting deeper than \(limits.maxDepth * 4) (line \(line))")
+        if depth > limits.maxDepth * 2 {
+            throw ChatTemplateError.limitExceeded("expression nesting deeper than \(limits.maxDepth * 2) (line \(line))")
         }
         switch expr {
         case .literal(let v): return v

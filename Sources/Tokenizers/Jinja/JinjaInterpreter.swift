@@ -7,7 +7,7 @@ public struct ChatTemplateLimits: Sendable {
     /// UTF-8 bytes of output, also the largest string or list any single operation may build.
     public var maxOutputBytes: Int = 16 << 20
     /// Nested macro calls / expression depth.
-    public var maxDepth: Int = 200
+    public var maxDepth: Int = 100
     public init() {}
 }
 

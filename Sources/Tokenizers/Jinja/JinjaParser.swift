@@ -9,7 +9,7 @@ struct JinjaParser {
     var depth = 0
     /// How many times the name `loop` has been parsed so far (to tell which for bodies use it).
     var loopReferences = 0
-    static let maxDepth = 200
+    static let maxDepth = 100
 
     static func parse(_ source: String) throws -> [JinjaStatement] {
         var parser = JinjaParser(tokens: try JinjaLexer.tokenize(source))
