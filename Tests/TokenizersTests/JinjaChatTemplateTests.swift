@@ -232,4 +232,49 @@ final class JinjaChatTemplateTests: XCTestCase {
         XCTAssertThrowsError(try ChatTemplate.selectSource([["name": "rag", "template": "R"]]))
         XCTAssertThrowsError(try ChatTemplate.selectSource(list, name: "missing"))
     }
+    func testSelfNestingAndCyclesAreStopped() throws {
+        // Each of these would otherwise build a value deep enough to overflow the stack when printed,
+        // compared or freed, or a namespace that contains itself.
+        let sources = [
+            "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+            "{% set ns = namespace(x=none) %}{% for i in range(100000) %}{% set ns.x = namespace(x=ns.x) %}{% endfor %}{{ ns.x }}",
+            "{% set ns = namespace(x={}) %}{% for i in range(100000) %}{% set ns.x = {'a': ns.x} %}{% endfor %}{{ ns.x | tojson }}",
+            "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = dict(a=ns.x) %}{% endfor %}{{ ns.x }}",
+        ]
+        for source in sources {
+            XCTAssertThrowsError(try ChatTemplate(source).render([:]), source) { error in
+                guard case ChatTemplateError.limitExceeded(let message) = error else { return XCTFail("\(source): \(error)") }
+                XCTAssertTrue(message.contains("nested"), message)
+            }
+        }
+        let cycle = try ChatTemplate("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}")
+        XCTAssertThrowsError(try cycle.render([:])) { error in
+            guard case ChatTemplateError.limitExceeded = error else { return XCTFail("\(error)") }
+        }
+        // Ordinary accumulation stays fine.
+        let ok = try ChatTemplate("{% set ns = namespace(items=[]) %}{% for i in range(200) %}{% set ns.items = ns.items + [{'i': i}] %}{% endfor %}{{ ns.items | length }}")
+        XCTAssertEqual(try ok.render([:]), "200")
+    }
+    func testWidthsAndRepeatsAreBounded() throws {
+        // Each would allocate gigabytes (or overflow an Int) before anything reached the output.
+        let sources = [
+            "{{ 'x' * 100000000000 }}", "{{ 'x' * 9223372036854775807 }}", "{{ [1, 2] * 4611686018427387904 }}",
+            "{{ '%999999999s' % 1 }}", "{{ 'x'.center(999999999) }}", "{{ '{:>999999999}'.format(1) }}",
+            "{{ 'x' | center(999999999) }}", "{{ 'x'.zfill(999999999) }}", "{{ 'a\nb' | indent(999999999) }}",
+            "{{ [1] | tojson(indent=999999999) }}", "{{ [1] | batch(999999999, 0) | list }}",
+            "{% set ns = namespace(s='aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa') %}{% for i in range(20) %}{% set ns.s = ns.s.replace('a', ns.s) %}{% endfor %}",
+        ]
+        var limits = ChatTemplateLimits()
+        limits.maxOutputBytes = 1 << 20
+        for source in sources {
+            XCTAssertThrowsError(try ChatTemplate(source, limits: limits).render([:]), source) { error in
+                guard case ChatTemplateError.limitExceeded = error else { return XCTFail("\(source): \(error)") }
+            }
+        }
+    }
+    func testUnsupportedFiltersFailOnlyWhenReached() throws {
+        let template = try ChatTemplate("{% if debug %}{{ messages | pprint }}{% endif %}ok")
+        XCTAssertEqual(try template.render(["messages": [], "debug": false]), "ok")
+        XCTAssertThrowsError(try template.render(["messages": [], "debug": true]))
+    }
 }

@@ -37,6 +37,7 @@ enum JinjaCollectionFilters {
             guard let size = a.value(0, "linecount").flatMap(JinjaInterpreter.intIndex), size > 0 else {
                 throw i.error("batch needs a positive line count")
             }
+            try i.checkSize(size)
             let fill = a.value(1, "fill_with")
             var out: [JinjaValue] = []
             var row: [JinjaValue] = []

@@ -12,15 +12,15 @@ extension JinjaInterpreter {
         switch expr {
         case .literal(let v): return v
         case .name(let n): return lookup(n)
-        case .list(let items): return .array(try items.map(evaluate))
-        case .tuple(let items): return .tuple(try items.map(evaluate))
+        case .list(let items): return try wrapped(.array(try items.map(evaluate)))
+        case .tuple(let items): return try wrapped(.tuple(try items.map(evaluate)))
         case .dict(let pairs):
             var object = JinjaObject()
             for (k, v) in pairs {
                 guard case .string(let key) = try evaluate(k) else { throw error("dict keys must be strings here") }
                 object[key] = try evaluate(v)
             }
-            return .object(object)
+            return try wrapped(.object(object))
         case let .attribute(base, name):
             return try getAttribute(try evaluate(base), name)
         case let .item(base, key):
@@ -40,12 +40,16 @@ extension JinjaInterpreter {
             let arguments = try evaluateArguments(args)
             if case let .attribute(baseExpr, name) = callee {
                 let base = try evaluate(baseExpr)
-                if let result = try JinjaMethods.call(base, name, arguments, self) { return result }
+                if let result = try JinjaMethods.call(base, name, arguments, self) {
+                    return name == "items" ? try wrapped(result) : result
+                }
                 return try callValue(try getAttribute(base, name), arguments)
             }
             return try callValue(try evaluate(callee), arguments)
         case let .filter(base, name, args):
-            return try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
+            let result = try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
+            // Filters that build new levels (batch, items, dictsort) are checked like literals.
+            return ["batch", "items", "dictsort"].contains(name) ? try wrapped(result) : result
         case let .test(base, name, args, negated):
             let result = try JinjaTestFunctions.apply(name, try evaluate(base), try evaluateArguments(args), self)
             return .bool(result != negated)
@@ -84,6 +88,12 @@ extension JinjaInterpreter {
             if try evaluate(test).isTruthy { return try evaluate(then) }
             return try otherwise.map(evaluate) ?? .undefined
         }
+    }
+
+    /// `a * b` for size checks, saturating instead of trapping on overflow; negative counts are 0.
+    static func product(_ a: Int, _ b: Int) -> Int {
+        let (r, overflow) = a.multipliedReportingOverflow(by: max(b, 0))
+        return overflow ? Int.max : r
     }
 
     /// Whether jinja2's optimizer would fold `expr` to a constant (it contains no names or calls).
@@ -238,15 +248,15 @@ extension JinjaInterpreter {
             return .tuple(x + y)
         case let (.mul, .string(s), n), let (.mul, n, .string(s)):
             guard let count = Self.intIndex(n) else { break }
-            try checkSize(s.utf8.count * max(count, 0))
+            try checkSize(Self.product(s.utf8.count, count))
             return .string(String(repeating: s, count: max(count, 0)))
         case let (.mul, .array(items), n), let (.mul, n, .array(items)):
             guard let count = Self.intIndex(n) else { break }
-            try checkSize(items.count * max(count, 0))
+            try checkSize(Self.product(items.count, count))
             return .array(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
         case let (.mul, .tuple(items), n), let (.mul, n, .tuple(items)):
             guard let count = Self.intIndex(n) else { break }
-            try checkSize(items.count * max(count, 0))
+            try checkSize(Self.product(items.count, count))
             return .tuple(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
         case let (.mod, .string(format), args):
             return .string(try JinjaFilters.percentFormat(format, args, self))

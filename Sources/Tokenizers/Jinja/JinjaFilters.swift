@@ -4,10 +4,18 @@ import Foundation
 enum JinjaFilters {
     typealias Filter = @Sendable (JinjaValue, JinjaArguments, JinjaInterpreter) throws -> JinjaValue
 
-    static func isKnown(_ name: String) -> Bool { table[name] != nil }
+    /// jinja2 built-ins this renderer does not implement. They parse (jinja2 checks filter names when it
+    /// compiles, so an unknown name is a syntax error there too) and fail only if a render reaches them.
+    static let unsupported: Set<String> = ["filesizeformat", "groupby", "pprint", "random", "slice", "striptags",
+                                           "urlencode", "urlize", "wordwrap", "xmlattr"]
+
+    static func isKnown(_ name: String) -> Bool { table[name] != nil || unsupported.contains(name) }
 
     static func apply(_ name: String, _ value: JinjaValue, _ args: JinjaArguments, _ interp: JinjaInterpreter) throws -> JinjaValue {
-        guard let f = table[name] else { throw interp.error("No filter named '\(name)'.") }
+        guard let f = table[name] else {
+            if unsupported.contains(name) { throw interp.error("the '\(name)' filter is not supported by this renderer") }
+            throw interp.error("No filter named '\(name)'.")
+        }
         return try f(value, args, interp)
     }
 
@@ -35,7 +43,9 @@ enum JinjaFilters {
         t["replace"] = { v, a, i in
             guard let old = a.value(0, "old"), let new = a.value(1, "new") else { throw i.error("replace needs old and new") }
             let count = a.value(2, "count").flatMap(JinjaInterpreter.intIndex) ?? -1
-            return .string(JinjaStr.replace(JinjaPythonFormat.str(v), JinjaPythonFormat.str(old), JinjaPythonFormat.str(new), count: count))
+            let (s, o, n) = (JinjaPythonFormat.str(v), JinjaPythonFormat.str(old), JinjaPythonFormat.str(new))
+            try i.checkSize(JinjaStr.replacedSize(s, o, n, count: count))
+            return .string(JinjaStr.replace(s, o, n, count: count))
         }
         t["length"] = { v, _, i in .int(try length(v, i)) }
         t["count"] = t["length"]
@@ -110,8 +120,9 @@ enum JinjaFilters {
             }
             return .int(count)
         }
-        t["center"] = { v, a, _ in
+        t["center"] = { v, a, i in
             let width = a.value(0, "width").flatMap(JinjaInterpreter.intIndex) ?? 80
+            try i.checkSize(width)
             return .string(JinjaStr.pad(JinjaPythonFormat.str(v), width: width, fill: " ", align: "^"))
         }
         t["format"] = { v, a, i in
@@ -244,7 +255,9 @@ enum JinjaFilters {
     private static func toJSON(_ v: JinjaValue, _ a: JinjaArguments, _ i: JinjaInterpreter) throws -> JinjaValue {
         var indent: String?
         switch a.value(1, "indent") {
-        case .int(let n)?: indent = String(repeating: " ", count: max(n, 0))
+        case .int(let n)?:
+            try i.checkSize(n)
+            indent = String(repeating: " ", count: max(n, 0))
         case .string(let s)?: indent = s
         case nil, .none?: indent = nil
         case let other?: throw i.error("indent must be int or str, not \(other.typeName)")
@@ -275,7 +288,10 @@ enum JinjaFilters {
         let indention: String
         switch a.value(0, "width") {
         case .string(let s)?: indention = s
-        case let w?: indention = String(repeating: " ", count: max(JinjaInterpreter.intIndex(w) ?? 4, 0))
+        case let w?:
+            let width = max(JinjaInterpreter.intIndex(w) ?? 4, 0)
+            try i.checkSize(width)
+            indention = String(repeating: " ", count: width)
         case nil: indention = "    "
         }
         guard case .string(let text) = v else {

@@ -63,7 +63,7 @@ extension JinjaFilters {
                 if flags.contains("+"), !text.hasPrefix("-") { text = "+" + text }
             case "f", "F", "e", "E", "g", "G":
                 guard let n = v.numericValue else { throw i.error("must be real number, not \(v.typeName)") }
-                text = String(format: "%\(flags.contains("+") ? "+" : "").\(precision ?? 6)\(Character(conv))", n.asDouble)
+                text = String(format: "%\(flags.contains("+") ? "+" : "").\(min(precision ?? 6, 100))\(Character(conv))", n.asDouble)
             case "x", "X", "o":
                 guard case .int(let x)? = v.numericValue else { throw i.error("%x format: an integer is required") }
                 text = String(x, radix: conv == "o" ? 8 : 16, uppercase: conv == "X")
@@ -74,6 +74,7 @@ extension JinjaFilters {
             }
             if let precision, conv == "s" || conv == "r" { text = String(text.unicodeScalars.prefix(precision).map(Character.init)) }
             if let w = Int(width) {
+                try i.checkSize(w)
                 let fill: Unicode.Scalar = flags.contains("0") && !flags.contains("-") && conv != "s" ? "0" : " "
                 text = JinjaStr.pad(text, width: w, fill: fill, align: flags.contains("-") ? "<" : ">")
             }
@@ -147,14 +148,15 @@ extension JinjaFilters {
         switch type {
         case "f", "e", "g", "%":
             guard let n = value.numericValue else { throw i.error("Unknown format code for \(value.typeName)") }
-            text = type == "%" ? String(format: "%.\(precision ?? 6)f%%", n.asDouble * 100)
-                : String(format: "%.\(precision ?? 6)\(type!)", n.asDouble)
+            text = type == "%" ? String(format: "%.\(min(precision ?? 6, 100))f%%", n.asDouble * 100)
+                : String(format: "%.\(min(precision ?? 6, 100))\(type ?? "f")", n.asDouble)
         case "d": text = JinjaPythonFormat.str(value)
         default:
             text = JinjaPythonFormat.str(value)
             if let precision, case .string = value { text = JinjaStr.make(text.unicodeScalars.prefix(precision)) }
         }
         if let w = Int(width) {
+            try i.checkSize(w)
             let numeric = value.numericValue != nil && !({ if case .bool = value { return true } else { return false } }())
             text = JinjaStr.pad(text, width: w, fill: fill, align: align ?? (numeric ? ">" : "<"))
         }

@@ -8,6 +8,10 @@ public struct ChatTemplateLimits: Sendable {
     public var maxOutputBytes: Int = 16 << 20
     /// Nested macro calls / expression depth.
     public var maxDepth: Int = 100
+    /// How deeply values may nest (lists in dicts in namespaces...). Printing, comparing, serialising and
+    /// freeing a value all recurse over it, so a template that wraps a value in itself in a loop is
+    /// stopped here, before any of those could exhaust the thread's stack. Namespace cycles too.
+    public var maxNesting: Int = 128
     public init() {}
 }
 
@@ -66,6 +70,46 @@ final class JinjaInterpreter {
         }
     }
 
+    /// Throws when `value` nests deeper than `limits.maxNesting` (a namespace cycle counts as infinite).
+    /// Each container visited costs a step, so the check itself stays within the budget.
+    func checkNesting(_ value: JinjaValue, startDepth: Int = 0) throws {
+        var stack: [(JinjaValue, Int)] = [(value, startDepth)]
+        while let (v, d) = stack.popLast() {
+            try step()
+            if d > limits.maxNesting {
+                throw ChatTemplateError.limitExceeded("values nested deeper than \(limits.maxNesting) levels (line \(line))")
+            }
+            func push(_ children: [JinjaValue]) {
+                for child in children {
+                    switch child {
+                    case .array, .tuple, .object, .namespace: stack.append((child, d + 1))
+                    default: break
+                    }
+                }
+            }
+            switch v {
+            case .array(let a), .tuple(let a): push(a)
+            case .object(let o): push(o.values)
+            case .namespace(let ns): push(ns.attributes.values)
+            default: break
+            }
+        }
+    }
+
+    /// A freshly built container: checked only when it holds other containers.
+    func wrapped(_ value: JinjaValue) throws -> JinjaValue {
+        let children: [JinjaValue]
+        switch value {
+        case .array(let a), .tuple(let a): children = a
+        case .object(let o): children = o.values
+        default: return value
+        }
+        if children.contains(where: { switch $0 { case .array, .tuple, .object, .namespace: return true; default: return false } }) {
+            try checkNesting(value)
+        }
+        return value
+    }
+
     private func write(_ text: String) throws {
         outputBytes += text.utf8.count
         if outputBytes > limits.maxOutputBytes {
@@ -111,7 +155,18 @@ final class JinjaInterpreter {
                 throw error("cannot assign attribute on non-namespace object")
             }
             try JinjaGlobals.checkNamespaceName(attr, self)
+            let previous = ns.attributes[attr]
             ns.attributes[attr] = value
+            do {
+                // Walk only the new value (a cycle back to `ns` shows up as unbounded depth).
+                switch value {
+                case .array, .tuple, .object, .namespace: try checkNesting(value, startDepth: 1)
+                default: break
+                }
+            } catch {
+                ns.attributes[attr] = previous  // never leave a cycle behind
+                throw error
+            }
         }
     }
 
@@ -179,6 +234,15 @@ final class JinjaInterpreter {
             return .continueLoop
         case .generation(let body):
             return try execute(body)
+        case let .scoped(bindings, body):
+            // Values are evaluated in the enclosing scope, then bound in the new one.
+            let values = try bindings.map { try evaluate($0.1) }
+            scopes.append([:])
+            defer { scopes.removeLast() }
+            for (binding, value) in zip(bindings, values) { try bind(binding.0, value) }
+            return try execute(body)
+        case .needsLoader(let tag):
+            throw error("'\(tag)' needs a template loader, and chat templates have none")
         }
         return .normal
     }

@@ -156,6 +156,30 @@ struct JinjaParser {
             let (body, _) = try subparse(until: ["endgeneration"])
             try finishEnd()
             return JinjaStatement(kind: .generation(body), line: line)
+        case "with":
+            var bindings: [(JinjaTarget, JinjaExpr)] = []
+            while current.kind != .blockEnd {
+                if !bindings.isEmpty { try expectOp(",") }
+                let target = try parseAssignTarget(allowAttribute: false)
+                try expectOp("=")
+                bindings.append((target, try parseExpression()))
+            }
+            try expectBlockEnd()
+            let (body, _) = try subparse(until: ["endwith"])
+            try finishEnd()
+            return JinjaStatement(kind: .scoped(bindings, body: body), line: line)
+        case "block":
+            _ = try expectName()
+            while isName("scoped") || isName("required") { advance() }
+            try expectBlockEnd()
+            let (body, _) = try subparse(until: ["endblock"])
+            if case .name = current.kind { advance() }  // optional block name after endblock
+            try finishEnd()
+            return JinjaStatement(kind: .scoped([], body: body), line: line)
+        case "include", "import", "from", "extends":
+            while current.kind != .blockEnd && current.kind != .eof { advance() }
+            try expectBlockEnd()
+            return JinjaStatement(kind: .needsLoader(tag), line: line)
         case "break":
             try expectBlockEnd()
             return JinjaStatement(kind: .breakLoop, line: line)

@@ -63,6 +63,15 @@ enum JinjaStr {
         return make(out)
     }
 
+    /// Upper bound of the UTF-8 size `replace` would produce, to refuse explosions before building them.
+    static func replacedSize(_ s: String, _ old: String, _ new: String, count limit: Int) -> Int {
+        let hay = Array(s.unicodeScalars)
+        var n = old.isEmpty ? hay.count + 1 : JinjaStr.count(hay, Array(old.unicodeScalars))
+        if limit >= 0 { n = min(n, limit) }
+        let (grow, overflow) = n.multipliedReportingOverflow(by: new.utf8.count)
+        return overflow ? Int.max : s.utf8.count &+ grow
+    }
+
     /// `str.strip(chars)`; nil chars means Python whitespace.
     static func strip(_ s: String, _ chars: String?, left: Bool = true, right: Bool = true) -> String {
         let set = chars.map { Set($0.unicodeScalars) }
