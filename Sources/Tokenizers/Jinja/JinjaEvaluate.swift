@@ -236,6 +236,11 @@ extension JinjaInterpreter {
             try checkSize(s.utf8.count)
             return .string(s)
         }
+        if op == .mod, case .string(let format) = a {
+            // str % x runs even for an undefined x (jinja2's Undefined has __getitem__, so Python
+            // treats it as a mapping).
+            return .string(try JinjaFilters.percentFormat(format, b, self))
+        }
         if a.isUndefined || b.isUndefined { throw error("undefined value used with '\(op.rawValue)'") }
         switch (op, a, b) {
         case let (.add, .string(x), .string(y)):
@@ -258,8 +263,6 @@ extension JinjaInterpreter {
             guard let count = Self.intIndex(n) else { break }
             try checkSize(Self.product(items.count, count))
             return .tuple(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
-        case let (.mod, .string(format), args):
-            return .string(try JinjaFilters.percentFormat(format, args, self))
         default:
             break
         }

@@ -12,7 +12,7 @@ extension JinjaFilters {
         switch args {
         case .tuple(let items): positional = items
         case .object(let o): positional = [args]; mapping = o; mappingLike = true
-        case .array: positional = [args]; mappingLike = true
+        case .array, .undefined: positional = [args]; mappingLike = true
         default: positional = [args]
         }
         var next = 0
