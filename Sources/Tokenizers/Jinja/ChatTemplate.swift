@@ -1,5 +1,21 @@
 import Foundation
 
+// What is covered, and where this renderer knowingly differs from jinja2 (see Tests/Fixtures/templates and
+// Scripts/fixtures/make_template_refs.py for the reference cases, all rendered by transformers 5.24):
+// - Statements: if/elif/else, for (else, `if` filter, unpacking, loop.*, break/continue), set (targets,
+//   tuples, `ns.attr`, block set with filters), macro (defaults, varargs/kwargs, caller), call, filter,
+//   with, block (inline), raw, comments, transformers' generation tag. include/import/from/extends parse
+//   but fail when reached (no loader, as in transformers); recursive for loops are refused.
+// - Whitespace: trim_blocks, lstrip_blocks, `-` and `+` modifiers, newline normalisation, one trailing
+//   newline dropped: byte-exact against jinja2 on random layouts.
+// - Values print with Python's str()/repr(); Python numeric/string/list semantics, jinja2's Undefined.
+// - Known differences: `escape` results are plain strings (jinja2 shows Markup('...') when one is printed
+//   inside a list); jinja2's compile-time folding of constant expressions is mirrored only for a fully
+//   constant `{{ }}` (it changes errors from slicing literals into Undefined); dict keys must be strings;
+//   list.pop/clear are refused; the filters groupby, slice, pprint, random, striptags, urlencode, urlize,
+//   wordwrap, xmlattr and filesizeformat parse but are not implemented.
+// - Bounds: ChatTemplateLimits (steps, output bytes, macro/expression depth, value nesting).
+
 /// A parsed chat template, rendered the way transformers' `apply_chat_template` renders it: jinja2's
 /// ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loop controls, transformers' `tojson`,
 /// `raise_exception` and `strftime_now`. Parse once, render many times; bounded by `limits`.
