@@ -23,9 +23,10 @@ let package = Package(
         .target(name: "Models", dependencies: ["TensorCore", "ModelFormats", "Tokenizers", "ImageProcessing"]),
         .target(name: "Inference", dependencies: ["Models", "Tokenizers", "Sampling", "TensorCore", "ModelFormats", "ImageProcessing"]),
         .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
-        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .target(name: "ImageProcessing", dependencies: ["CJPEG", "CPNG"]),
+        // libjpeg/libpng behind C shims: their error paths (exit(), longjmp) must never cross Swift frames.
+        .target(name: "CImageCodecs", cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "ImageProcessing", dependencies: ["CImageCodecs"]),
         .target(name: "TerminalUI"),
         .target(name: "CursesDriver", dependencies: ["CNcurses", "TerminalUI"]),
         .target(name: "ChatApp", dependencies: ["TerminalUI", "Inference", "Sampling"]),

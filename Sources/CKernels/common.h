@@ -53,6 +53,9 @@ SQ_ALWAYS_INLINE float sq_load_scalar(int dt, const void *row, int64_t c) {
     void sq_add_##sfx(float *y, const float *a, const float *b, int64_t n);                              \
     void sq_convert_row_##sfx(int dt, const void *src, float *dst, int64_t n);                           \
     float sq_sum_f32_##sfx(const float *x, int64_t n);                                                    \
+    void sq_layernorm_##sfx(const float *x, int dt, const void *w, const void *b, float *y, int64_t n,   \
+                            float eps);                                                                   \
+    void sq_activation_##sfx(int kind, float *x, int64_t n);                                              \
     void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);
 
 SQ_DECLARE_ISA(scalar)

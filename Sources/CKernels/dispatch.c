@@ -111,3 +111,19 @@ void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1) {
     default: sq_attention_scalar(p, h0, h1); break;
     }
 }
+
+void sq_layernorm(const float *x, int dtype, const void *w, const void *b, float *y, int64_t n, float eps) {
+    switch (sq_get_isa()) {
+    case SQ_ISA_AVX512: sq_layernorm_avx512(x, dtype, w, b, y, n, eps); break;
+    case SQ_ISA_AVX2: sq_layernorm_avx2(x, dtype, w, b, y, n, eps); break;
+    default: sq_layernorm_scalar(x, dtype, w, b, y, n, eps); break;
+    }
+}
+
+void sq_activation(int kind, float *x, int64_t n) {
+    switch (sq_get_isa()) {
+    case SQ_ISA_AVX512: sq_activation_avx512(kind, x, n); break;
+    case SQ_ISA_AVX2: sq_activation_avx2(kind, x, n); break;
+    default: sq_activation_scalar(kind, x, n); break;
+    }
+}

@@ -22,6 +22,13 @@
 #define VDIV(a, b) _mm256_div_ps((a), (b))
 #define VREDUCE_ADD(v) sq_hsum_avx2(v)
 #define VEXP(v) sq_exp_avx2(v)
+#define VREDUCE4(a, b, c, d, out) sq_reduce4_avx2((a), (b), (c), (d), (out))
+
+// out = {sum a, sum b, sum c, sum d} by three horizontal adds and one cross-lane add.
+static inline void sq_reduce4_avx2(__m256 a, __m256 b, __m256 c, __m256 d, float *out) {
+    const __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)));
+}
 
 static inline float sq_hsum_avx2(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -56,5 +63,6 @@ static inline __m256 sq_exp_avx2(__m256 x) {
 }
 
 #include "kernels_template.h"
+#include "attention_template.h"
 
 #pragma clang attribute pop

@@ -23,6 +23,18 @@
 #define VDIV(a, b) _mm512_div_ps((a), (b))
 #define VREDUCE_ADD(v) _mm512_reduce_add_ps(v)
 #define VEXP(v) sq_exp_avx512(v)
+#define VREDUCE4(a, b, c, d, out) sq_reduce4_avx512((a), (b), (c), (d), (out))
+
+// out = {sum a, sum b, sum c, sum d}: pairwise unpack/shuffle adds inside each 128-bit block, then the four
+// blocks added. (Only AVX512F extracts: the variant does not require AVX512DQ.)
+static inline void sq_reduce4_avx512(__m512 a, __m512 b, __m512 c, __m512 d, float *out) {
+    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));  // a02 b02 a13 b13
+    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xEE));  // a b c d
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s),
+                                   _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
 
 // e^x: x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2 so r is exact), e^r by its degree-7
 // Taylor polynomial (truncation < 5e-9 relative), then 2^n applied as two factors 2^n1 * 2^n2 so results
@@ -52,5 +64,6 @@ static inline __m512 sq_exp_avx512(__m512 x) {
 }
 
 #include "kernels_template.h"
+#include "attention_template.h"
 
 #pragma clang attribute pop

@@ -18,5 +18,7 @@
 #define VDIV(a, b) ((a) / (b))
 #define VREDUCE_ADD(v) (v)
 #define VEXP(v) expf(v)
+#define VREDUCE4(a, b, c, d, out) ((out)[0] = (a), (out)[1] = (b), (out)[2] = (c), (out)[3] = (d))
 
 #include "kernels_template.h"
+#include "attention_template.h"

@@ -6,6 +6,7 @@
 //   vf              vector of VW floats                      TT_MAX      tokens in the matmul register tile
 //   VZERO() VSET1(s) VLOADU(p) VSTOREU(p, v)                 VLOAD_BF16(p) VLOAD_F16(p): VW halves -> vf
 //   VFMA(a, b, c) = a*b + c   VADD VSUB VMUL VDIV           VREDUCE_ADD(v) -> float
+//   VREDUCE4(a, b, c, d, out) out[0..3] = the sums of a, b, c, d
 //   VEXP(v)         accurate e^v (<= ~2 ulp)
 
 // MARK: - Matmul
@@ -13,6 +14,9 @@
 // Register tile: SQ_RT weight rows x TT_MAX tokens of accumulators. Each weight vector is widened once
 // per tile and reused for TT_MAX tokens, so weights are read once per token block, not once per token.
 #define SQ_RT 4
+#ifndef SQ_PANEL_BYTES
+#define SQ_PANEL_BYTES (4 * 1024 * 1024)
+#endif
 
 SQ_ALWAYS_INLINE vf SQ_FN(load_w)(const int dt, const void *row, int64_t c) {
     if (dt == SQ_F32) return VLOADU((const float *)row + c);
@@ -43,8 +47,18 @@ SQ_ALWAYS_INLINE void SQ_FN(tile)(const int dt, const int rt, const int tt, cons
         }
     }
     float s[SQ_RT][TT_MAX];
-    for (int i = 0; i < rt; i++)
-        for (int j = 0; j < tt; j++) s[i][j] = VREDUCE_ADD(acc[i][j]);
+    if (rt == 4) {
+        // Four rows of one token reduced together (a transposing add tree): far fewer shuffles than four
+        // separate horizontal sums, which matters when column blocks are short.
+        for (int j = 0; j < tt; j++) {
+            float r4[4];
+            VREDUCE4(acc[0][j], acc[1][j], acc[2][j], acc[3][j], r4);
+            for (int i = 0; i < 4; i++) s[i][j] = r4[i];
+        }
+    } else {
+        for (int i = 0; i < rt; i++)
+            for (int j = 0; j < tt; j++) s[i][j] = VREDUCE_ADD(acc[i][j]);
+    }
     for (; c < c1; c++) {  // column tail (< VW columns)
         for (int i = 0; i < rt; i++) {
             float wv = sq_load_scalar(dt, wr[i], c);
@@ -109,14 +123,16 @@ SQ_ALWAYS_INLINE void SQ_FN(matvec_dt)(const int dt, const void *W, const float 
 SQ_ALWAYS_INLINE void SQ_FN(matmul_dt)(const int dt, const void *W, const float *X, float *Y, int64_t n,
                                       int64_t cols, int64_t ldy, int64_t r0, int64_t r1) {
     const size_t row_bytes = (size_t)cols * (dt == SQ_F32 ? 4 : 2);
-    // Column blocking for prefill: keep the [n, kc] activation panel (<= 512 KB) in L2 while every row
-    // block of this thread sweeps it; the 4-row weight block (kc columns) stays in L1 across token blocks.
-    // Partial sums of later blocks are added into Y (f32, so only the summation order changes).
+    // Column blocking for long prefills: sweep the [n, kc] activation panel (<= SQ_PANEL_BYTES, L3
+    // resident) with every row block of this thread while the 4-row weight block (kc columns) stays in
+    // L1/L2 across token blocks; partial sums of later blocks are added into Y (f32: only the summation
+    // order changes). Measured on Zen 4: a 4 MB panel with blocks of >= 1024 columns beats 512 KB (L2)
+    // panels, whose extra per-block reductions cost more than the L3 reads they save.
     int64_t kc = cols;
     if (n > 1) {
-        int64_t lim = (512 * 1024) / (4 * n);
+        int64_t lim = (SQ_PANEL_BYTES) / (4 * n);
         lim &= ~(int64_t)63;  // block edges on whole vectors: no column tails inside the row
-        if (lim < 256) lim = 256;
+        if (lim < 1024) lim = 1024;
         if (kc > lim) kc = lim;
     }
     for (int64_t c0 = 0; c0 < cols; c0 += kc) {
@@ -218,6 +234,80 @@ void SQ_FN(sq_rmsnorm)(const float *x, int dt, const void *w, float w_offset, fl
     }
 }
 
+SQ_ALWAYS_INLINE void SQ_FN(layernorm_dt)(const int dt, const float *x, const void *w, const void *b, float *y,
+                                         int64_t n, float mean, float r) {
+    const vf vm = VSET1(mean), vr = VSET1(r);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf v = VMUL(VSUB(VLOADU(x + i), vm), vr);
+        if (w != NULL) v = VMUL(v, SQ_FN(load_w)(dt, w, i));
+        if (b != NULL) v = VADD(v, SQ_FN(load_w)(dt, b, i));
+        VSTOREU(y + i, v);
+    }
+    for (; i < n; i++) {
+        float v = (x[i] - mean) * r;
+        if (w != NULL) v *= sq_load_scalar(dt, w, i);
+        if (b != NULL) v += sq_load_scalar(dt, b, i);
+        y[i] = v;
+    }
+}
+
+void SQ_FN(sq_layernorm)(const float *x, int dt, const void *w, const void *b, float *y, int64_t n, float eps) {
+    if (n <= 0) return;
+    // Two passes in f32 (mean, then the biased variance of x - mean): no cancellation from E[x^2] - E[x]^2.
+    const float mean = SQ_FN(sum_sq)(x, n, 0) / (float)n;
+    const vf vm = VSET1(mean);
+    vf a0 = VZERO(), a1 = VZERO();
+    int64_t i = 0;
+    for (; i + 2 * VW <= n; i += 2 * VW) {
+        const vf d0 = VSUB(VLOADU(x + i), vm), d1 = VSUB(VLOADU(x + i + VW), vm);
+        a0 = VFMA(d0, d0, a0);
+        a1 = VFMA(d1, d1, a1);
+    }
+    for (; i + VW <= n; i += VW) {
+        const vf d0 = VSUB(VLOADU(x + i), vm);
+        a0 = VFMA(d0, d0, a0);
+    }
+    float ss = VREDUCE_ADD(VADD(a0, a1));
+    for (; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    const float r = 1.0f / sqrtf(ss / (float)n + eps);
+    switch (dt) {
+    case SQ_F32: SQ_FN(layernorm_dt)(SQ_F32, x, w, b, y, n, mean, r); break;
+    case SQ_F16: SQ_FN(layernorm_dt)(SQ_F16, x, w, b, y, n, mean, r); break;
+    case SQ_BF16: SQ_FN(layernorm_dt)(SQ_BF16, x, w, b, y, n, mean, r); break;
+    default: break;
+    }
+}
+
+void SQ_FN(sq_activation)(int kind, float *x, int64_t n) {
+    if (kind == SQ_ACT_GELU_ERF) {
+        // No vector erf here: libm's erff per element, the same formula as torch's exact GELU.
+        for (int64_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        return;
+    }
+    // All three others are x * sigmoid(a(x)) = x / (1 + e^-a(x)):
+    //   silu a = x; quick_gelu a = 1.702 x;
+    //   gelu_tanh: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3) equals x * sigmoid(2u),
+    //   a form without the cancellation 1 + tanh(u) suffers for negative x.
+    const float c1 = kind == SQ_ACT_QUICK_GELU ? 1.702f : 1.0f;
+    const vf one = VSET1(1.0f), vc1 = VSET1(c1);
+    const vf k0 = VSET1(2.0f * 0.79788456080286536f), k1 = VSET1(2.0f * 0.79788456080286536f * 0.044715f);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        const vf v = VLOADU(x + i);
+        vf a;
+        if (kind == SQ_ACT_GELU_TANH) a = VMUL(v, VFMA(VMUL(v, v), k1, k0));  // 2u = x (k0 + k1 x^2)
+        else a = VMUL(v, vc1);
+        VSTOREU(x + i, VDIV(v, VADD(one, VEXP(VSUB(VZERO(), a)))));
+    }
+    for (; i < n; i++) {
+        const float v = x[i];
+        const float a = kind == SQ_ACT_GELU_TANH ? v * (2.0f * 0.79788456080286536f + 2.0f * 0.79788456080286536f * 0.044715f * v * v)
+                                                 : v * c1;
+        x[i] = v / (1.0f + expf(-a));
+    }
+}
+
 void SQ_FN(sq_silu_mul)(float *gate, const float *up, int64_t n) {
     const vf one = VSET1(1.0f);
     int64_t i = 0;
@@ -251,91 +341,4 @@ void SQ_FN(sq_convert_row)(int dt, const void *src, float *dst, int64_t n) {
     }
 }
 
-// MARK: - Attention
-
-// Keys per online-softmax block: scores of a block sit in a small stack array.
-#define SQ_KEY_BLOCK 64
-
-SQ_ALWAYS_INLINE float SQ_FN(dot)(const float *a, const float *b, int64_t n) {
-    vf a0 = VZERO(), a1 = VZERO();
-    int64_t i = 0;
-    for (; i + 2 * VW <= n; i += 2 * VW) {
-        a0 = VFMA(VLOADU(a + i), VLOADU(b + i), a0);
-        a1 = VFMA(VLOADU(a + i + VW), VLOADU(b + i + VW), a1);
-    }
-    for (; i + VW <= n; i += VW) a0 = VFMA(VLOADU(a + i), VLOADU(b + i), a0);
-    float s = VREDUCE_ADD(VADD(a0, a1));
-    for (; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
-// o[d] = o[d] * c  (c == 0 clears, also over stale garbage-free zeros)
-SQ_ALWAYS_INLINE void SQ_FN(scale_row)(float *o, float c, int64_t n) {
-    const vf vc = VSET1(c);
-    int64_t i = 0;
-    for (; i + VW <= n; i += VW) VSTOREU(o + i, VMUL(VLOADU(o + i), vc));
-    for (; i < n; i++) o[i] *= c;
-}
-
-// o[d] += p * v[d]
-SQ_ALWAYS_INLINE void SQ_FN(axpy)(float *o, float p, const float *v, int64_t n) {
-    const vf vp = VSET1(p);
-    int64_t i = 0;
-    for (; i + VW <= n; i += VW) VSTOREU(o + i, VFMA(vp, VLOADU(v + i), VLOADU(o + i)));
-    for (; i < n; i++) o[i] += p * v[i];
-}
-
-// One query row against keys [0, nk): online softmax (running max m and denominator l), so the output
-// row doubles as the accumulator and no score matrix is materialised.
-SQ_ALWAYS_INLINE void SQ_FN(attend_row)(const float *q, const float *K, const float *V, float *o, int64_t nk,
-                                       int64_t hd, int64_t krs, float scale) {
-    float s[SQ_KEY_BLOCK];
-    float m = -INFINITY, l = 0.0f;
-    for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
-    for (int64_t kb = 0; kb < nk; kb += SQ_KEY_BLOCK) {
-        const int64_t bn = nk - kb < SQ_KEY_BLOCK ? nk - kb : SQ_KEY_BLOCK;
-        float bmax = -INFINITY;
-        for (int64_t j = 0; j < bn; j++) {
-            s[j] = scale * SQ_FN(dot)(q, K + (size_t)(kb + j) * krs, hd);
-            bmax = s[j] > bmax ? s[j] : bmax;
-        }
-        if (bmax > m) {
-            // Rescale what was accumulated under the old maximum (skipped while nothing was).
-            if (l > 0.0f) {
-                const float corr = expf(m - bmax);
-                l *= corr;
-                SQ_FN(scale_row)(o, corr, hd);
-            }
-            m = bmax;
-        }
-        const vf vm = VSET1(m);
-        int64_t j = 0;
-        for (; j + VW <= bn; j += VW) VSTOREU(s + j, VEXP(VSUB(VLOADU(s + j), vm)));
-        for (; j < bn; j++) s[j] = expf(s[j] - m);
-        for (j = 0; j < bn; j++) {
-            l += s[j];
-            SQ_FN(axpy)(o, s[j], V + (size_t)(kb + j) * krs, hd);
-        }
-    }
-    if (l > 0.0f) SQ_FN(scale_row)(o, 1.0f / l, hd);
-}
-
-void SQ_FN(sq_attention)(const sq_attention_params *p, int64_t h0, int64_t h1) {
-    if (p->kv_heads <= 0 || p->n_heads % p->kv_heads != 0) return;
-    const int64_t group = p->n_heads / p->kv_heads;
-    const int64_t hd = p->head_dim;
-    for (int64_t h = h0; h < h1; h++) {
-        const int64_t g = h / group;
-        const float *K = p->k + (size_t)g * p->kv_head_stride;
-        const float *V = p->v + (size_t)g * p->kv_head_stride;
-        for (int64_t i = 0; i < p->nq; i++) {
-            const int64_t nk = p->causal ? p->p0 + i + 1 : p->nkv;
-            SQ_FN(attend_row)(p->q + (size_t)i * p->q_row_stride + (size_t)h * hd, K, V,
-                              p->out + (size_t)i * p->out_row_stride + (size_t)h * hd, nk, hd, p->kv_row_stride,
-                              p->scale);
-        }
-    }
-}
-
 #undef SQ_RT
-#undef SQ_KEY_BLOCK

@@ -4,7 +4,7 @@ import Sampling
 import Tokenizers
 
 /// One generation, run synchronously on the inference queue: prefill (reusing the cached prefix),
-/// then for each candidate a decode loop that samples, streams and feeds back one token at a time.
+/// then a decode loop in which every candidate samples, streams and feeds back one token per step.
 struct GenerationJob {
     let model: LoadedModel
     let session: Session
@@ -34,6 +34,8 @@ struct GenerationJob {
         }
         var timings = Timings()
         timings.imageEncodeMs = plan.imageEncodeMs
+        timings.imagesEncoded = plan.imagesEncoded
+        timings.imagesCached = plan.imagesCached
 
         // Prefill what the cache does not already hold. At least the last prompt token is recomputed:
         // its logits start the reply.
@@ -57,60 +59,102 @@ struct GenerationJob {
         timings.reusedTokens = reuse
         emit(.prompt(tokens: prompt, reused: reuse, imageTokens: plan.imageTokenCounts))
 
-        let promptLogits = request.candidates > 1 ? Array(logits) : []
+        // Candidates decode in lockstep as one batch: candidate 0 continues in the session's cache, the
+        // others in caches forked from the prompt (copied, not recomputed), so each step reads the
+        // weights once for all of them.
+        let n = request.candidates
+        let vocab = logits.count
+        var caches = [cache]
+        for _ in 1..<max(n, 1) {
+            let fork = lm.makeCache(capacity: min(cache.capacity, prompt.count + request.maxTokens + 1))
+            fork.copyPrefix(from: cache, count: prompt.count)
+            caches.append(fork)
+        }
+        // [n, vocab]: row k holds candidate k's next-token logits.
+        let rows = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * vocab)
+        defer { rows.deallocate() }
+        for k in 0..<n { _ = UnsafeMutableBufferPointer(rebasing: rows[(k * vocab)..<((k + 1) * vocab)]).update(from: logits) }
+        let batchOut = UnsafeMutablePointer<Float>.allocate(capacity: n * vocab)
+        defer { batchOut.deallocate() }
+
         var seen = 0
         var settings = live.changed(since: &seen) ?? request.sampling
-        let sampler = Sampler(vocabularySize: logits.count, settings: settings)
+        let samplers = (0..<n).map { k -> Sampler in
+            var s = settings
+            s.seed = request.sampling.seed &+ UInt64(k)
+            return Sampler(vocabularySize: vocab, settings: s)
+        }
+        var histories = (0..<n).map { _ -> [Int] in
+            var h = prompt
+            h.reserveCapacity(prompt.count + request.maxTokens)
+            return h
+        }
+        var detoks = (0..<n).map { _ in StreamingDetokenizer(tokenizer: model.tokenizer, skipSpecialTokens: true) }
+        var candidates = (0..<n).map { _ -> Candidate in
+            var c = Candidate()
+            c.tokens.reserveCapacity(request.maxTokens)
+            c.temperatures.reserveCapacity(request.maxTokens)
+            return c
+        }
+        var active = Array(0..<n)
         var captured: [[Float]] = []
-        var candidates: [Candidate] = []
-        var history: [Int] = []
-        history.reserveCapacity(prompt.count + request.maxTokens)
         let decodeStart = now()
 
-        for k in 0..<request.candidates {
-            if k > 0 {
-                cache.truncate(to: prompt.count)
-                _ = logits.update(from: promptLogits)
-            }
-            settings.seed = request.sampling.seed &+ UInt64(k)
-            sampler.settings = settings
-            sampler.reseed(settings.seed)
-            history.removeAll(keepingCapacity: true)
-            history.append(contentsOf: prompt)
-            var detok = StreamingDetokenizer(tokenizer: model.tokenizer, skipSpecialTokens: true)
-            var cand = Candidate()
-            cand.tokens.reserveCapacity(request.maxTokens)
-            cand.temperatures.reserveCapacity(request.maxTokens)
-            var step = 0
-            while true {
-                if step >= request.maxTokens { cand.finishReason = .length; break }
-                if cancel.isSet { cand.finishReason = .cancelled; break }
-                if var changed = live.changed(since: &seen) {
-                    // Live changes keep this candidate's seed stream going.
-                    changed.seed = settings.seed
-                    settings = changed
+        func finish(_ k: Int, _ reason: FinishReason) {
+            candidates[k].finishReason = reason
+            let tail = detoks[k].flush()
+            if !tail.isEmpty { emit(.token(candidate: k, id: -1, text: tail, temperature: 0)) }
+            candidates[k].text = model.tokenizer.decode(candidates[k].tokens, skipSpecialTokens: true)
+            emit(.candidateFinished(candidate: k, candidates[k]))
+        }
+
+        var step = 0
+        while !active.isEmpty {
+            if step >= request.maxTokens { for k in active { finish(k, .length) }; break }
+            if cancel.isSet { for k in active { finish(k, .cancelled) }; break }
+            if var changed = live.changed(since: &seen) {
+                // A live change applies to every candidate from this token on; each keeps its seed stream.
+                settings = changed
+                for (k, sampler) in samplers.enumerated() {
+                    changed.seed = request.sampling.seed &+ UInt64(k)
                     sampler.settings = changed
                 }
-                if request.captureLogits && k == 0 { captured.append(Array(logits)) }
-                let result = sampler.sample(logits: UnsafeBufferPointer(logits), history: history, step: step)
-                step += 1
-                cand.tokens.append(result.token)
-                cand.temperatures.append(result.temperature)
-                history.append(result.token)
-                emit(.token(candidate: k, id: result.token, text: detok.append(result.token), temperature: result.temperature))
-                if !request.ignoreEOS && model.stopTokenIDs.contains(result.token) { cand.finishReason = .stop; break }
-                if step >= request.maxTokens { cand.finishReason = .length; break }
-                if cache.count >= cache.capacity { cand.finishReason = .contextFull; break }
-                try lm.forward(tokens: [result.token], cache: cache, logits: logits.baseAddress!)
             }
-            let tail = detok.flush()
-            if !tail.isEmpty { emit(.token(candidate: k, id: -1, text: tail, temperature: 0)) }
-            cand.text = model.tokenizer.decode(cand.tokens, skipSpecialTokens: true)
-            timings.decodeTokens += cand.tokens.count
-            candidates.append(cand)
-            emit(.candidateFinished(candidate: k, cand))
-            if cand.finishReason == .cancelled { break }
+            var next: [Int] = []
+            var continuing: [Int] = []
+            for k in active {
+                let row = UnsafeBufferPointer(rebasing: rows[(k * vocab)..<((k + 1) * vocab)])
+                if request.captureLogits && k == 0 { captured.append(Array(row)) }
+                let result = samplers[k].sample(logits: row, history: histories[k], step: step)
+                candidates[k].tokens.append(result.token)
+                candidates[k].temperatures.append(result.temperature)
+                histories[k].append(result.token)
+                emit(.token(candidate: k, id: result.token, text: detoks[k].append(result.token), temperature: result.temperature))
+                if !request.ignoreEOS && model.stopTokenIDs.contains(result.token) {
+                    finish(k, .stop)
+                } else if step + 1 >= request.maxTokens {
+                    finish(k, .length)
+                } else if caches[k].count >= caches[k].capacity {
+                    finish(k, .contextFull)
+                } else {
+                    next.append(result.token)
+                    continuing.append(k)
+                }
+            }
+            step += 1
+            active = continuing
+            guard !active.isEmpty else { break }
+            if active.count == 1 {
+                let k = active[0]
+                try lm.forward(tokens: next, cache: caches[k], logits: rows.baseAddress! + k * vocab)
+            } else {
+                try lm.forwardBatch(tokens: next, caches: active.map { caches[$0] }, logits: batchOut)
+                for (j, k) in active.enumerated() {
+                    (rows.baseAddress! + k * vocab).update(from: batchOut + j * vocab, count: vocab)
+                }
+            }
         }
+        timings.decodeTokens = candidates.reduce(0) { $0 + $1.tokens.count }
         timings.decodeMs = ms(decodeStart, now())
         return .done(candidates: candidates, timings: timings, logits: captured)
     }

@@ -16,6 +16,8 @@ struct PromptPlan {
     /// Features of each image, `[tokenCount, hidden]`.
     var features: [[Float]] = []
     var imageEncodeMs: Double = 0
+    var imagesEncoded = 0
+    var imagesCached = 0
 
     var imageTokenCounts: [Int] { images.map(\.tokenCount) }
 }
@@ -72,9 +74,11 @@ enum PromptBuilder {
                 let features: [Float]
                 if let hit = cache.get(prepared.key) {
                     features = hit
+                    plan.imagesCached += 1
                 } else {
                     features = try vision.encode(prepared)
                     cache.put(prepared.key, features)
+                    plan.imagesEncoded += 1
                 }
                 plan.images.append(prepared)
                 plan.features.append(features)

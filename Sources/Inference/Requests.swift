@@ -81,6 +81,9 @@ public struct Timings: Sendable, Equatable, Codable {
     public var decodeTokens = 0
     /// Prompt tokens found in the cache and not computed again.
     public var reusedTokens = 0
+    /// Images run through the vision tower for this prompt, and images whose features were cached.
+    public var imagesEncoded = 0
+    public var imagesCached = 0
 
     public init() {}
     public var prefillTokensPerSecond: Double { prefillMs > 0 ? Double(prefillTokens) / prefillMs * 1000 : 0 }

@@ -140,15 +140,43 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         return ws
     }
 
-    /// One pass over `n` rows already in `ws.x` ([n, hidden]); appends their keys/values to the cache and
-    /// writes the last row's logits when asked.
+    /// One decode step for several independent sequences at once: token `tokens[j]` is appended to
+    /// `caches[j]` and its logits written to row j of `logits` (`[n, logitCount]`). The weights are read
+    /// once for all n rows, which is what makes sampling several candidates nearly free.
+    public func forwardBatch(tokens: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws {
+        let n = tokens.count
+        precondition(n == caches.count && n > 0)
+        for cache in caches where cache.count + 1 > cache.capacity {
+            throw ModelError.contextFull(capacity: cache.capacity, needed: cache.count + 1)
+        }
+        let ws = workspace(for: caches[0], rows: n)
+        try embed(tokens[...], into: ws.x)
+        let pos = caches.map { Int32($0.count + $0.positionDelta) }
+        try run(ws: ws, n: n, positions: .multimodal(t: pos, h: pos, w: pos), rows: .batch(caches),
+                entries: tokens[...], logits: logits)
+    }
+
+    /// Where the rows of a pass go: consecutive positions of one sequence, or one row per sequence.
+    private enum Rows {
+        case sequence(KVCache)
+        case batch([KVCache])
+    }
+
     private func run(ws: Workspace, n: Int, positions: PositionIDs, cache: KVCache, entries: ArraySlice<Int>,
                      logits: UnsafeMutablePointer<Float>?) throws {
-        let p0 = cache.count
-        guard p0 + n <= cache.capacity else { throw ModelError.contextFull(capacity: cache.capacity, needed: p0 + n) }
+        guard cache.count + n <= cache.capacity else {
+            throw ModelError.contextFull(capacity: cache.capacity, needed: cache.count + n)
+        }
+        try run(ws: ws, n: n, positions: positions, rows: .sequence(cache), entries: entries, logits: logits)
+    }
+
+    /// One pass over `n` rows already in `ws.x` ([n, hidden]); appends their keys/values to the cache(s).
+    /// Logits: for a sequence, of its last row; for a batch, of every row (`[n, logitCount]`).
+    private func run(ws: Workspace, n: Int, positions: PositionIDs, rows: Rows, entries: ArraySlice<Int>,
+                     logits: UnsafeMutablePointer<Float>?) throws {
         let c = config
         let h = c.hiddenSize, hd = c.headDim, H = c.headCount, kvH = c.kvHeadCount
-        let qd = H * hd, kd = kvH * hd, inter = c.intermediateSize
+        let inter = c.intermediateSize
         rotary.fill(positions: positions, n: n, cos: ws.cos, sin: ws.sin)
         let scale = 1 / Float(hd).squareRoot()
         for (li, layer) in layers.enumerated() {
@@ -159,16 +187,21 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             Ops.linear(layer.v, layer.vBias, ws.xn, ws.v, n: n)            // [n, kvH, hd]
             Rotary.apply(ws.q, n: n, heads: H, headDim: hd, cos: ws.cos, sin: ws.sin)
             Rotary.apply(ws.k, n: n, heads: kvH, headDim: hd, cos: ws.cos, sin: ws.sin)
-            let kc = cache.keys(layer: li), vc = cache.values(layer: li)   // [kvH, capacity, hd]
-            for j in 0..<n {
-                for g in 0..<kvH {
-                    let dst = (g * cache.capacity + p0 + j) * hd
-                    (kc + dst).update(from: ws.k + (j * kvH + g) * hd, count: hd)
-                    (vc + dst).update(from: ws.v + (j * kvH + g) * hd, count: hd)
+            switch rows {
+            case let .sequence(cache):
+                let p0 = cache.count
+                let kc = cache.keys(layer: li), vc = cache.values(layer: li)   // [kvH, capacity, hd]
+                for j in 0..<n { store(ws, row: j, in: cache, layer: li, at: p0 + j) }
+                Ops.attention(q: ws.q, keys: kc, values: vc, out: ws.attn, queries: n, start: p0, heads: H,
+                              kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)  // [n, H, hd]
+            case let .batch(caches):
+                for (j, cache) in caches.enumerated() {
+                    store(ws, row: j, in: cache, layer: li, at: cache.count)
+                    Ops.attention(q: ws.q + j * H * hd, keys: cache.keys(layer: li), values: cache.values(layer: li),
+                                  out: ws.attn + j * H * hd, queries: 1, start: cache.count, heads: H,
+                                  kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)
                 }
             }
-            Ops.attention(q: ws.q, keys: kc, values: vc, out: ws.attn, queries: n, start: p0, heads: H,
-                          kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)  // [n, H, hd]
             Ops.linear(layer.o, layer.oBias, ws.attn, ws.xn, n: n)         // [n, hidden]
             Ops.add(ws.x, ws.xn, count: n * h)
             // MLP block: x += down(silu(gate(norm(x))) * up(norm(x))).
@@ -179,13 +212,33 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             Ops.linear(layer.down, layer.downBias, ws.gate, ws.xn, n: n)   // [n, hidden]
             Ops.add(ws.x, ws.xn, count: n * h)
         }
-        _ = qd; _ = kd
-        cache.commit(entries)
-        if let logits {
-            // Only the last position's logits are needed to continue.
-            let last = ws.x + (n - 1) * h
-            Ops.rmsnorm(last, weight: finalNorm, out: ws.xn, rows: 1, dim: h, eps: c.rmsNormEps)
-            Ops.linear(lmHead, nil, ws.xn, logits, n: 1)
+        switch rows {
+        case let .sequence(cache):
+            cache.commit(entries)
+            if let logits {
+                // Only the last position's logits are needed to continue.
+                let last = ws.x + (n - 1) * h
+                Ops.rmsnorm(last, weight: finalNorm, out: ws.xn, rows: 1, dim: h, eps: c.rmsNormEps)
+                Ops.linear(lmHead, nil, ws.xn, logits, n: 1)
+            }
+        case let .batch(caches):
+            for (j, cache) in caches.enumerated() { cache.commit(entries[(entries.startIndex + j)...(entries.startIndex + j)]) }
+            if let logits {
+                Ops.rmsnorm(ws.x, weight: finalNorm, out: ws.xn, rows: n, dim: h, eps: c.rmsNormEps)
+                Ops.linear(lmHead, nil, ws.xn, logits, n: n)               // [n, vocab]
+            }
+        }
+    }
+
+    /// Copies row j's key and value vectors into the cache at position `p`.
+    @inline(__always)
+    private func store(_ ws: Workspace, row j: Int, in cache: KVCache, layer: Int, at p: Int) {
+        let hd = config.headDim, kvH = config.kvHeadCount
+        let kc = cache.keys(layer: layer), vc = cache.values(layer: layer)
+        for g in 0..<kvH {
+            let dst = (g * cache.capacity + p) * hd
+            (kc + dst).update(from: ws.k + (j * kvH + g) * hd, count: hd)
+            (vc + dst).update(from: ws.v + (j * kvH + g) * hd, count: hd)
         }
     }
 }

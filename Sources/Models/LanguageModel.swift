@@ -12,6 +12,8 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// Appends `tokens` to the cache at sequential positions and writes the last one's logits.
     func forward(tokens: [Int], cache: KVCache, logits: UnsafeMutablePointer<Float>) throws
     /// Appends `count` rows of embeddings at explicit positions; `entries` marks them in the cache.
+    /// One decode step for several sequences: `tokens[j]` appended to `caches[j]`, logits `[n, logitCount]`.
+    func forwardBatch(tokens: [Int], caches: [KVCache], logits: UnsafeMutablePointer<Float>) throws
     func forward(embeddings: UnsafePointer<Float>, count: Int, positions: PositionIDs, entries: [Int],
                  cache: KVCache, logits: UnsafeMutablePointer<Float>?) throws
 }

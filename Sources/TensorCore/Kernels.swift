@@ -9,6 +9,18 @@ public enum KernelISA: Int32, Sendable, CaseIterable, Comparable {
     public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// In-place activations of `Kernels.activation` (codes of CKernels.h `SQ_ACT_*`).
+public enum Activation: Int32, Sendable, CaseIterable {
+    /// 0.5 x (1 + erf(x / sqrt 2)): nn.GELU(), config "gelu".
+    case geluErf = 0
+    /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): "gelu_pytorch_tanh" / "gelu_new".
+    case geluTanh = 1
+    /// x sigmoid(1.702 x): "quick_gelu".
+    case quickGelu = 2
+    /// x sigmoid(x): "silu" / "swish".
+    case silu = 3
+}
+
 /// Where attention finds each head's rows (strides in floats; see `sq_attention_params` in CKernels.h).
 public struct AttentionLayout: Sendable, Equatable {
     public var nHeads: Int
@@ -107,6 +119,49 @@ public enum Kernels {
             for r in 0..<rows { one(r) }
         } else {
             pool.parallelFor(rows, one)
+        }
+    }
+
+    /// torch.nn.LayerNorm over each of `rows` rows of n: (x - mean) / sqrt(var + eps) * weight + bias
+    /// (biased variance, f32 statistics). weight and bias may be nil. out may equal x.
+    public static func layerNorm(x: UnsafePointer<Float>, weight: TensorView?, bias: TensorView?,
+                                 out: UnsafeMutablePointer<Float>, n: Int, rows: Int = 1, eps: Float,
+                                 pool: ThreadPool = .shared) {
+        if n <= 0 || rows <= 0 { return }
+        if let weight, let bias, weight.dtype != bias.dtype {
+            // The kernel takes one dtype for both: widen both rows to f32 first (rare; stack scratch).
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
+                let w = scratch.baseAddress!, b = w + n
+                convertRow(weight, row: 0, into: w)
+                convertRow(bias, row: 0, into: b)
+                layerNormRows(x: x, code: DType.f32.kernelCode, w: UnsafeRawPointer(w), b: UnsafeRawPointer(b),
+                              out: out, n: n, rows: rows, eps: eps, pool: pool)
+            }
+            return
+        }
+        layerNormRows(x: x, code: (weight ?? bias)?.dtype.kernelCode ?? 0, w: weight?.data, b: bias?.data,
+                      out: out, n: n, rows: rows, eps: eps, pool: pool)
+    }
+
+    private static func layerNormRows(x: UnsafePointer<Float>, code: Int32, w: UnsafeRawPointer?, b: UnsafeRawPointer?,
+                                      out: UnsafeMutablePointer<Float>, n: Int, rows: Int, eps: Float, pool: ThreadPool) {
+        let one = { (r: Int) in sq_layernorm(x + r * n, code, w, b, out + r * n, Int64(n), eps) }
+        if rows * n < serialWork {
+            for r in 0..<rows { one(r) }
+        } else {
+            pool.parallelFor(rows, one)
+        }
+    }
+
+    /// x[i] = act(x[i]) for i < n, in place.
+    public static func activation(_ kind: Activation, _ x: UnsafeMutablePointer<Float>, n: Int,
+                                  pool: ThreadPool = .shared) {
+        if n < serialWork {
+            sq_activation(kind.rawValue, x, Int64(n))
+            return
+        }
+        pool.parallelRanges(n, align: 16) { r in
+            sq_activation(kind.rawValue, x + r.lowerBound, Int64(r.count))
         }
     }
 

@@ -43,6 +43,42 @@ public enum Reference {
         }
     }
 
+    /// Per row of n: (x - mean) / sqrt(biased var + eps) * weight + bias.
+    public static func layerNorm(_ x: [Float], weight: TensorView?, bias: TensorView?, n: Int, eps: Float) -> [Float] {
+        let w = weight?.toFloats(), b = bias?.toFloats()
+        var y = [Float](repeating: 0, count: x.count)
+        for row in 0..<(x.count / n) {
+            var mean = 0.0
+            for i in 0..<n { mean += Double(x[row * n + i]) }
+            mean /= Double(n)
+            var variance = 0.0
+            for i in 0..<n { variance += (Double(x[row * n + i]) - mean) * (Double(x[row * n + i]) - mean) }
+            variance /= Double(n)
+            let r = 1 / (variance + Double(eps)).squareRoot()
+            for i in 0..<n {
+                var v = (Double(x[row * n + i]) - mean) * r
+                if let w { v *= Double(w[i]) }
+                if let b { v += Double(b[i]) }
+                y[row * n + i] = Float(v)
+            }
+        }
+        return y
+    }
+
+    /// The activations in their textbook forms, in Double.
+    public static func activation(_ kind: Activation, _ x: [Float]) -> [Float] {
+        x.map { f in
+            let v = Double(f)
+            switch kind {
+            case .geluErf: return Float(0.5 * v * (1 + Foundation.erf(v / 2.0.squareRoot())))
+            case .geluTanh:
+                return Float(0.5 * v * (1 + Foundation.tanh((2 / Double.pi).squareRoot() * (v + 0.044715 * v * v * v))))
+            case .quickGelu: return Float(v / (1 + Foundation.exp(-1.702 * v)))
+            case .silu: return Float(v / (1 + Foundation.exp(-v)))
+            }
+        }
+    }
+
     public static func add(_ a: [Float], _ b: [Float]) -> [Float] {
         zip(a, b).map { $0 + $1 }
     }

@@ -2,13 +2,20 @@ import CKernels
 import Foundation
 import Synchronization
 
-/// A fixed pool of worker threads for the synchronous kernels: `parallelFor` splits an index range into
-/// one contiguous chunk per thread and returns when all are done. The calling thread runs chunk 0.
+/// A fixed pool of worker threads for the synchronous kernels: `parallelFor` cuts an index range into a
+/// few contiguous chunks per thread, which the caller and the workers claim one at a time, and returns when
+/// all are done.
 ///
 /// Why persistent threads with a spin-then-sleep wait: decoding calls the pool ~200 times per token, a few
 /// microseconds of work each, so a call must cost well under a microsecond when the workers are awake.
 /// Workers spin (x86 `pause`) for a while after each job, then sleep on a condition variable; a call
 /// allocates nothing.
+///
+/// Why chunks are claimed rather than assigned: on a busy machine (two cores, a UI, a compiler) a worker
+/// may be descheduled for milliseconds. With one fixed chunk per thread every call would wait for it;
+/// here the caller takes the chunks nobody has claimed and only waits for chunks in progress. A claim is a
+/// compare-and-swap on (generation, next chunk), so a worker that wakes late can never run a chunk of a
+/// job that has moved on.
 ///
 /// `parallelFor` is not reentrant across threads: a call made while another is running (from a second
 /// thread, or from inside a body) runs its whole range serially on the caller instead of deadlocking.
@@ -34,11 +41,16 @@ public final class ThreadPool: @unchecked Sendable {
         for i in lo..<hi { body.pointee(i) }
     }
     private var jobCount = 0
-    private var jobParts = 0
+    private var jobChunks = 0
+    /// (generation << 32) | next unclaimed chunk of the current job.
+    private let ticket = Atomic<Int>(0)
+    /// Chunks of the current job finished.
+    private let completed = Atomic<Int>(0)
 
     private let generation = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
+    /// Workers inside (or about to enter) the condition wait; the dispatcher takes the mutex only when > 0.
+    private let sleepers = Atomic<Int>(0)
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>
 
@@ -76,31 +88,63 @@ public final class ThreadPool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
+        // A few chunks per thread, so that the caller can take over a descheduled worker's share.
+        let chunks = min(count, threadCount * 4)
         withoutActuallyEscaping(body) { escapable in
             withUnsafePointer(to: escapable) { bodyPointer in
                 job = UnsafeRawPointer(bodyPointer)
                 jobCount = count
-                jobParts = parts
-                pending.store(threadCount - 1, ordering: .relaxed)
-                pthread_mutex_lock(mutex)
-                generation.add(1, ordering: .releasing)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
-                Self.run(part: 0, parts: parts, count: count, escapable)
-                while pending.load(ordering: .acquiring) != 0 { sq_cpu_relax() }
+                jobChunks = chunks
+                completed.store(0, ordering: .relaxed)
+                let gen = (generation.load(ordering: .relaxed) + 1) & 0x7FFF_FFFF
+                ticket.store(gen << 32, ordering: .releasing)
+                // Sequentially consistent pair with the worker's (sleepers += 1; load generation): either
+                // we see its sleeper count and signal, or it sees the new generation and does not sleep.
+                generation.store(gen, ordering: .sequentiallyConsistent)
+                if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                    pthread_mutex_lock(mutex)
+                    pthread_cond_broadcast(wake)
+                    pthread_mutex_unlock(mutex)
+                }
+                while let chunk = claim(generation: gen) {
+                    Self.run(part: chunk, parts: chunks, count: count, escapable)
+                    completed.add(1, ordering: .releasing)
+                }
+                // Wait only for chunks other threads are running; yield the core if that takes long
+                // (an oversubscribed machine may have descheduled a worker mid-chunk).
+                var spins = 0
+                while completed.load(ordering: .acquiring) != chunks {
+                    spins += 1
+                    if spins < 4096 { sq_cpu_relax() } else { sched_yield() }
+                }
                 job = nil
             }
         }
         busy.store(false, ordering: .releasing)
     }
 
-    /// Splits 0..<count into at most `threadCount` ranges whose bounds are multiples of `align` (except the
+    /// Claims the next chunk of job `generation`, or nil when none is left (or the job has moved on).
+    @inline(__always)
+    private func claim(generation gen: Int) -> Int? {
+        var current = ticket.load(ordering: .acquiring)
+        while true {
+            guard current >> 32 == gen else { return nil }
+            let chunk = current & 0xFFFF_FFFF
+            guard chunk < jobChunks else { return nil }
+            let (exchanged, original) = ticket.compareExchange(expected: current, desired: current + 1,
+                                                                ordering: .acquiringAndReleasing)
+            if exchanged { return chunk }
+            current = original
+        }
+    }
+
+    /// Splits 0..<count into a few ranges per thread whose bounds are multiples of `align` (except the
     /// end) and calls `body` on each concurrently. Ranges are never empty.
     public func parallelRanges(_ count: Int, align: Int = 1, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let a = max(1, align)
         let blocks = (count + a - 1) / a
-        let parts = min(threadCount, blocks)
+        let parts = threadCount == 1 ? 1 : min(threadCount * 4, blocks)
         parallelFor(parts) { p in
             let lo = min(count, (blocks * p / parts) * a)
             let hi = min(count, (blocks * (p + 1) / parts) * a)
@@ -126,16 +170,23 @@ public final class ThreadPool: @unchecked Sendable {
                     spins += 1
                 } else {
                     pthread_mutex_lock(mutex)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, mutex) }
+                    sleepers.subtract(1, ordering: .relaxed)
                     pthread_mutex_unlock(mutex)
                 }
                 current = generation.load(ordering: .acquiring)
             }
             seen = current
-            if worker < jobParts, let context = job {
-                invoke(context, jobCount * worker / jobParts, jobCount * (worker + 1) / jobParts)
+            // Claim chunks of this job until none is left; a failed claim means the job is done or
+            // gone, and the fields read below are only used after a successful claim (see the type doc).
+            while let chunk = claim(generation: current) {
+                if let context = job {
+                    let count = jobCount, chunks = jobChunks
+                    invoke(context, count * chunk / chunks, count * (chunk + 1) / chunks)
+                }
+                completed.add(1, ordering: .releasing)
             }
-            pending.subtract(1, ordering: .releasing)
         }
     }
 }

@@ -8,17 +8,17 @@ import TensorCore
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed, and decode as a fraction of the memory-bandwidth bound.",
-        discussion: """
-        Decode of a language model reads every weight once per token, so its ceiling is the machine's read
-        bandwidth divided by the bytes of weights per token. Both are measured in the same run.
-        """)
+        discussion: "Decoding reads every weight once per token, so its ceiling is the machine's read bandwidth "
+            + "divided by the bytes of weights per token. Both are measured in the same run.")
 
-    @Option(help: "Model directory.")
+    @Option(help: "Model directory or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length to prefill.")
     var promptTokens = 512
     @Option(name: .customLong("gen-tokens"), help: "Tokens to decode.")
     var genTokens = 128
+    @Option(help: "Also decode this many sequences in lockstep (as --n / compare do) and report the aggregate rate.")
+    var batch = 4
     @Option(help: "Repetitions; the best is reported.")
     var repetitions = 1
     @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
@@ -27,8 +27,8 @@ struct Bench: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1 else {
-            throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
+        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1, (1...64).contains(batch) else {
+            throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1, --batch 1 to 64")
         }
     }
 
@@ -40,7 +40,7 @@ struct Bench: AsyncParsableCommand {
 
     private func execute() throws {
         let t0 = now()
-        let loaded = try LoadedModel(directory: URL(fileURLWithPath: model))
+        let loaded = try LoadedModel(directory: try ModelLocator.resolve(model))
         let loadMs = Double(now() - t0) / 1e6
         let lm = loaded.language
         let capacity = promptTokens + genTokens + 1
@@ -64,6 +64,25 @@ struct Bench: AsyncParsableCommand {
                 token = (i * 31 + 7) % max(vocab, 1)
             }
             bestDecode = min(bestDecode, Double(now() - b) / 1e6)
+        }
+        // Batched decode: `batch` sequences share each step's weight reads.
+        var batchTPS = 0.0
+        if batch > 1 {
+            let caches = (0..<batch).map { _ in lm.makeCache(capacity: promptTokens + genTokens + 1) }
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: batch * lm.logitCount)
+            defer { out.deallocate() }
+            try lm.forward(tokens: prompt, cache: caches[0], logits: logits)
+            for c in caches.dropFirst() { c.copyPrefix(from: caches[0], count: promptTokens) }
+            var best = Double.infinity
+            for _ in 0..<repetitions {
+                for c in caches { c.truncate(to: promptTokens) }
+                let a = now()
+                for i in 0..<genTokens {
+                    try lm.forwardBatch(tokens: (0..<batch).map { ($0 * 17 + i * 31 + 7) % max(vocab, 1) }, caches: caches, logits: out)
+                }
+                best = min(best, Double(now() - a) / 1e6)
+            }
+            batchTPS = Double(batch * genTokens) / best * 1000
         }
         // Vision: preprocessing and the tower + connector, timed separately (best of the repetitions).
         var imageReport: (tokens: Int, prepareMs: Double, encodeMs: Double)?
@@ -101,6 +120,11 @@ struct Bench: AsyncParsableCommand {
                 "weight_bytes_per_token": Int(bytes), "read_bandwidth_gbps": bandwidth,
                 "decode_bound_tokens_per_s": boundTPS, "decode_fraction_of_bound": fraction,
             ]
+            if batch > 1 {
+                object["batch"] = batch
+                object["batch_decode_tokens_per_s"] = batchTPS
+                object["batch_speedup"] = batchTPS / decodeTPS
+            }
             if let r = imageReport {
                 object["image_tokens"] = r.tokens
                 object["image_prepare_ms"] = r.prepareMs
@@ -115,6 +139,9 @@ struct Bench: AsyncParsableCommand {
         print("model      \(loaded.familyName) (\(loaded.modelType)), \(f(bytes / 1e6)) MB of weights read per token, \(ThreadPool.shared.threadCount) threads, loaded in \(f(loadMs)) ms")
         print("prefill    \(promptTokens) tokens in \(f(bestPrefill)) ms: \(f(prefillTPS)) tokens/s")
         print("decode     \(genTokens) tokens in \(f(bestDecode)) ms: \(f(decodeTPS)) tokens/s")
+        if batch > 1 {
+            print("batch      \(batch) sequences in lockstep: \(f(batchTPS)) tokens/s in all, \(f(batchTPS / decodeTPS, 2))x one sequence")
+        }
         if let r = imageReport {
             print("image      \(r.tokens) vision tokens: preprocess \(f(r.prepareMs)) ms, encode \(f(r.encodeMs)) ms (\(f(Double(r.tokens) / r.encodeMs * 1000)) vision tokens/s)")
         }

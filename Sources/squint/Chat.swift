@@ -3,6 +3,7 @@ import ChatApp
 import CursesDriver
 import Foundation
 import Inference
+import Models
 import Sampling
 import TerminalUI
 
@@ -16,7 +17,7 @@ struct Chat: AsyncParsableCommand {
         NO_COLOR=1 draws without colours.
         """)
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json).")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a repo id in the Hugging Face cache.")
     var model: String?
     @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
     var resume = false
@@ -82,9 +83,11 @@ struct Chat: AsyncParsableCommand {
         }
 
         FileHandle.standardError.write(Data("squint: loading \(model)…\n".utf8))
-        let url = URL(fileURLWithPath: model)
+        let url = try ModelLocator.resolve(model)
         let engine = try InferenceEngine(directory: url, options: EngineOptions(contextLength: context))
-        let backend = EngineBackend(engine: engine, name: url.standardizedFileURL.lastPathComponent)
+        // A repo id names itself ("org/name" -> "name"); a directory by its last component.
+        let name = URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.lastPathComponent
+        let backend = EngineBackend(engine: engine, name: name)
 
         var state = ChatState(info: backend.info, sessionID: SessionStore.newID())
         state.settings = try sampling.settings(over: config.sampling)

@@ -7,13 +7,11 @@ import Sampling
 struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Generate a reply to one prompt (the scriptable entry point).",
-        discussion: """
-        The prompt is one user message (the images in order, then the text) rendered through the model's own
-        chat template with the generation prompt added. --messages takes a whole conversation instead;
-        --raw feeds the text with no template.
-        """)
+        discussion: "The prompt is one user message (the images in order, then the text) rendered through the "
+            + "model's own chat template with the generation prompt added. --messages takes a whole conversation "
+            + "instead; --raw feeds the text with no template.")
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json).")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("image"), help: "An image to attach (repeatable); fills the image parts in order.")
     var images: [String] = []
@@ -66,7 +64,7 @@ struct Generate: AsyncParsableCommand {
         for path in images where !FileManager.default.isReadableFile(atPath: path) {
             throw CLIError("cannot read image \(path): no such file or not readable")
         }
-        let engine = try InferenceEngine(directory: URL(fileURLWithPath: model),
+        let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
                                          options: EngineOptions(contextLength: context))
         var request = GenerationRequest(prompt: try promptInput(multimodal: engine.model.isMultimodal))
         request.maxTokens = maxTokens
@@ -207,6 +205,8 @@ struct GenerateReport {
                 "prefill_tokens": timings.prefillTokens,
                 "decode_tokens": timings.decodeTokens,
                 "reused_tokens": timings.reusedTokens,
+                "images_encoded": timings.imagesEncoded,
+                "images_cached": timings.imagesCached,
                 "prefill_tokens_per_s": round3(timings.prefillTokensPerSecond),
                 "decode_tokens_per_s": round3(timings.decodeTokensPerSecond),
             ] as [String: Any],

@@ -6,12 +6,10 @@ struct Squint: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "squint",
         abstract: "Chat with vision-language models about local images, entirely on the CPU.",
-        discussion: """
-        Models are Hugging Face model directories (config.json, *.safetensors, tokenizer.json).
-        See `man squint` for the full reference.
-        """,
+        discussion: "Models are Hugging Face model directories (config.json, *.safetensors, tokenizer.json) or "
+            + "repo ids in the local Hugging Face cache. See `man squint` for the full reference.",
         version: SquintVersion.string,
-        subcommands: [Chat.self, Generate.self, Bench.self],
+        subcommands: [Chat.self, Generate.self, Bench.self, ListModels.self],
         defaultSubcommand: Chat.self)
 }
 

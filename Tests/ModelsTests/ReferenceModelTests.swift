@@ -88,3 +88,34 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(cache.sharedPrefix(with: ids + [5]), ids.count)
     }
 }
+
+extension ReferenceModelTests {
+    /// A batched decode step equals the same steps taken one sequence at a time (only the summation
+    /// order of the batched matmul differs).
+    func testBatchedStepEqualsSingleSteps() throws {
+        let (model, ref, _) = try load("qwen2-v5")
+        let lm = model.language
+        let prompts = [ref.chat.ids, Array(ref.raw.ids.prefix(9)), Array(ref.chat.ids.prefix(20))]
+        var single: [[Float]] = []
+        var caches: [KVCache] = []
+        var scratch = [Float](repeating: 0, count: lm.logitCount)
+        for (i, p) in prompts.enumerated() {
+            let c = lm.makeCache(capacity: 128)
+            try scratch.withUnsafeMutableBufferPointer { try lm.forward(tokens: p, cache: c, logits: $0.baseAddress!) }
+            caches.append(c)
+            let alone = lm.makeCache(capacity: 128)
+            try scratch.withUnsafeMutableBufferPointer { try lm.forward(tokens: p + [7 + i], cache: alone, logits: $0.baseAddress!) }
+            single.append(scratch)
+        }
+        var batch = [Float](repeating: 0, count: prompts.count * lm.logitCount)
+        try batch.withUnsafeMutableBufferPointer {
+            try lm.forwardBatch(tokens: [7, 8, 9], caches: caches, logits: $0.baseAddress!)
+        }
+        for j in 0..<prompts.count {
+            let row = Array(batch[(j * lm.logitCount)..<((j + 1) * lm.logitCount)])
+            let d = closeness(row, single[j])
+            XCTAssertLessThanOrEqual(d.maxAbsDiff, 1e-4 * max(1, single[j].map(abs).max()!), "sequence \(j): \(d)")
+            XCTAssertEqual(caches[j].count, prompts[j].count + 1)
+        }
+    }
+}

@@ -87,3 +87,24 @@ final class GenerateCommandTests: XCTestCase {
         XCTAssertTrue(badTemp.stderr.lowercased().contains("temperature"), badTemp.stderr)
     }
 }
+
+extension GenerateCommandTests {
+    func testModelsListsTheHubCacheAndGenerateTakesARepoID() throws {
+        let root = try Fixtures.temporaryDirectory("hubcli")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let entry = root.appendingPathComponent("models--Squint--Tiny/snapshots/r1")
+        try FileManager.default.createDirectory(at: entry.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: entry, withDestinationURL: URL(fileURLWithPath: model))
+        let env = ["HF_HUB_CACHE": root.path]
+        let list = try BinaryRunner.run(["models", "--json"], environment: env)
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let models = try XCTUnwrap(JSONSerialization.jsonObject(with: list.stdoutData) as? [[String: String]])
+        XCTAssertEqual(models.map { $0["id"] }, ["Squint/Tiny"])
+        let gen = try BinaryRunner.run(["generate", "--model", "Squint/Tiny", "--prompt", "hi", "--max-tokens", "2", "--json"],
+                                       environment: env)
+        XCTAssertEqual(gen.status, 0, gen.stderr)
+        let missing = try BinaryRunner.run(["generate", "--model", "Squint/Absent", "--prompt", "hi"], environment: env)
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("Hugging Face cache"), missing.stderr)
+    }
+}

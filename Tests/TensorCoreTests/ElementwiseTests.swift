@@ -117,3 +117,58 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertTrue(gbps.isFinite && gbps > 0, "\(gbps)")
     }
 }
+
+/// LayerNorm and the activations of vision towers against their naive twins.
+final class VisionOpsKernelTests: XCTestCase {
+    func testLayerNormWeightBiasCombinations() {
+        var rng = SeededRandom(seed: 21)
+        for n in [1, 7, 64, 65, 1000, 1280] {
+            let rows = 3
+            // An offset mean: the two-pass variance must not lose precision to it.
+            let x = rng.normals(rows * n, scale: 2).map { $0 + 5 }
+            let wv = rng.normals(n), bv = rng.normals(n)
+            var cases: [(TensorView?, TensorView?)] = [(nil, nil)]
+            for dtype in DType.allCases {
+                cases.append((OwnedBuffer.tensor(name: "w", shape: [n], values: wv, dtype: dtype),
+                              OwnedBuffer.tensor(name: "b", shape: [n], values: bv, dtype: dtype)))
+            }
+            cases.append((OwnedBuffer.tensor(name: "w", shape: [n], values: wv, dtype: .bf16),
+                          OwnedBuffer.tensor(name: "b", shape: [n], values: bv, dtype: .f32)))  // mixed dtypes
+            cases.append((OwnedBuffer.tensor(name: "w", shape: [n], values: wv, dtype: .f16), nil))
+            for (w, b) in cases {
+                let expected = Reference.layerNorm(x, weight: w, bias: b, n: n, eps: 1e-6)
+                let scale = expected.map(abs).max() ?? 1
+                forEachISA { isa in
+                    var y = [Float](repeating: .nan, count: x.count)
+                    Kernels.layerNorm(x: x, weight: w, bias: b, out: &y, n: n, rows: rows, eps: 1e-6)
+                    // Absolute bound relative to the row's largest output: a bias can cancel a normalised
+                    // value to near zero, where a relative bound means nothing.
+                    let c = closeness(y, expected)
+                    XCTAssertLessThan(c.maxAbsDiff, 2e-6 * max(scale, 1),
+                                      "\(isa) n \(n) w \(w?.dtype.description ?? "-") b \(b?.dtype.description ?? "-"): \(c)")
+                }
+            }
+        }
+    }
+
+    func testActivations() {
+        var rng = SeededRandom(seed: 22)
+        let edges: [Float] = [-100, -20, -9, -5, -1e-3, 0, 1e-3, 5, 9, 20, 100]
+        for kind in Activation.allCases {
+            for n in [1, 7, 65, 1000, 50_000] {
+                var x = rng.normals(n, scale: 4)
+                for (i, e) in edges.enumerated() where i < n { x[i * 5 % n] = e }
+                let expected = Reference.activation(kind, x)
+                forEachISA { isa in
+                    var y = x
+                    Kernels.activation(kind, &y, n: n)
+                    // 1e-6 relative, with an absolute floor of 1e-7 where the negative tails go to zero.
+                    for i in 0..<n where !(abs(y[i] - expected[i]) <= 1e-6 * abs(expected[i]) + 1e-7) {
+                        XCTFail("\(isa) \(kind) x = \(x[i]): \(y[i]) vs \(expected[i])")
+                        break
+                    }
+                }
+            }
+        }
+    }
+}

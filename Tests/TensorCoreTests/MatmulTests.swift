@@ -75,11 +75,11 @@ final class MatmulTests: XCTestCase {
         check(rows: 203, cols: 896, n: 9, dtype: .f16, seed: 201)
     }
 
-    /// n = 64 with 4864 columns makes the prefill path block columns (512 KB activation panels):
-    /// later column blocks are accumulated into Y.
+    /// Long prefills make the kernel block columns (4 MB activation panels): n = 300 with 4864 columns
+    /// gives blocks of 3456 + 1408, n = 600 with 2000 columns 1728 + 272; later blocks are added into Y.
     func testColumnBlockedPrefill() {
-        check(rows: 6, cols: 4864, n: 64, dtype: .bf16, seed: 300)
-        check(rows: 5, cols: 1000, n: 130, dtype: .f32, seed: 301)
+        check(rows: 5, cols: 4864, n: 300, dtype: .bf16, seed: 300)
+        check(rows: 5, cols: 2000, n: 600, dtype: .f32, seed: 301)
     }
 
     func testOutputStrideLeavesOtherColumns() {

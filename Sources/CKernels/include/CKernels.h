@@ -41,6 +41,19 @@ void sq_matmul(int dtype, const void *W, const float *X, float *Y,
 /// y may equal x.
 void sq_rmsnorm(const float *x, int dtype, const void *w, float w_offset, float *y, int64_t n, float eps);
 
+/// torch.nn.LayerNorm over one row of n: y = (x - mean) / sqrt(var + eps) * w + b, biased variance, f32.
+/// w and b (same dtype) may each be NULL. y may equal x.
+void sq_layernorm(const float *x, int dtype, const void *w, const void *b, float *y, int64_t n, float eps);
+
+/// In-place activations (vision towers, projectors).
+enum {
+    SQ_ACT_GELU_ERF = 0,    // 0.5 x (1 + erf(x / sqrt 2)), nn.GELU() / "gelu"
+    SQ_ACT_GELU_TANH = 1,   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), "gelu_pytorch_tanh"
+    SQ_ACT_QUICK_GELU = 2,  // x sigmoid(1.702 x), "quick_gelu"
+    SQ_ACT_SILU = 3,        // x sigmoid(x)
+};
+void sq_activation(int kind, float *x, int64_t n);
+
 /// gate[i] = silu(gate[i]) * up[i] with silu(g) = g / (1 + exp(-g)).
 void sq_silu_mul(float *gate, const float *up, int64_t n);
 

@@ -49,7 +49,7 @@ struct Qwen2VisionConfig: Sendable {
     var mergeSize: Int
     var temporalPatchSize: Int
     var inChannels: Int
-    var activation: VisionOps.Activation
+    var activation: Activation
     var ropeTheta: Double
     /// Qwen2.5-VL: window attention size in pixels, and the blocks that attend over the whole image.
     var windowSize: Int
@@ -253,7 +253,7 @@ final class Qwen2VisionTower: @unchecked Sendable {
         let groups = n / unit, hidden = e * unit
         var h1 = [Float](repeating: 0, count: groups * hidden)
         linear(merger0, merger0Bias, xn, &h1, rows: groups)
-        h1.withUnsafeMutableBufferPointer { VisionOps.apply(.gelu, $0.baseAddress!, count: $0.count) }
+        h1.withUnsafeMutableBufferPointer { VisionOps.apply(.geluErf, $0.baseAddress!, count: $0.count) }
         var out = [Float](repeating: 0, count: groups * c.outHidden)
         linear(merger2, merger2Bias, h1, &out, rows: groups)
         if c.isV25 {

@@ -7,36 +7,13 @@ enum VisionOps {
     /// torch.nn.LayerNorm over the last `dim` of each row: biased variance, f32.
     static func layerNorm(_ x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, rows: Int, dim: Int,
                           weight: TensorView, bias: TensorView?, eps: Float) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * dim) { buf in
-            let w = buf.baseAddress!, b = buf.baseAddress! + dim
-            Kernels.convertRow(weight, row: 0, into: w)
-            if let bias { Kernels.convertRow(bias, row: 0, into: b) } else { b.initialize(repeating: 0, count: dim) }
-            ThreadPool.shared.parallelRanges(rows) { range in
-                for r in range {
-                    let xr = x + r * dim, o = out + r * dim
-                    var mean: Float = 0
-                    for i in 0..<dim { mean += xr[i] }
-                    mean /= Float(dim)
-                    var variance: Float = 0
-                    for i in 0..<dim { let d = xr[i] - mean; variance += d * d }
-                    variance /= Float(dim)
-                    let inv = 1 / (variance + eps).squareRoot()
-                    for i in 0..<dim { o[i] = (xr[i] - mean) * inv * w[i] + b[i] }
-                }
-            }
-        }
+        Kernels.layerNorm(x: x, weight: weight, bias: bias, out: out, n: dim, rows: rows, eps: eps)
     }
 
-    enum Activation: String {
-        case gelu            // exact erf form (nn.GELU(), "gelu")
-        case geluTanh = "gelu_pytorch_tanh"
-        case quickGelu = "quick_gelu"
-        case silu
-    }
-
+    /// The activations vision configs name (`hidden_act`), as the kernel's kinds.
     static func activation(named name: String) -> Activation? {
         switch name {
-        case "gelu": .gelu
+        case "gelu": .geluErf
         case "gelu_pytorch_tanh", "gelu_new", "gelu_fast": .geluTanh
         case "quick_gelu": .quickGelu
         case "silu", "swish": .silu
@@ -45,21 +22,7 @@ enum VisionOps {
     }
 
     static func apply(_ act: Activation, _ x: UnsafeMutablePointer<Float>, count: Int) {
-        ThreadPool.shared.parallelRanges(count, align: 64) { range in
-            switch act {
-            case .gelu:
-                for i in range { let v = x[i]; x[i] = 0.5 * v * (1 + erf(v * Float(0.7071067811865476))) }
-            case .geluTanh:
-                for i in range {
-                    let v = x[i]
-                    x[i] = 0.5 * v * (1 + tanh(Float(0.7978845608028654) * (v + 0.044715 * v * v * v)))
-                }
-            case .quickGelu:
-                for i in range { let v = x[i]; x[i] = v / (1 + exp(-1.702 * v)) }
-            case .silu:
-                for i in range { let v = x[i]; x[i] = v / (1 + exp(-v)) }
-            }
-        }
+        Kernels.activation(act, x, n: count)
     }
 
     /// Non-causal attention within segments `[bounds[i], bounds[i+1])` of a fused qkv buffer

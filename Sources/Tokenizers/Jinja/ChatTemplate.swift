@@ -1,5 +1,21 @@
 import Foundation
 
+// What is covered, and where this renderer knowingly differs from jinja2 (see Tests/Fixtures/templates and
+// Scripts/fixtures/make_template_refs.py for the reference cases, all rendered by transformers 5.24):
+// - Statements: if/elif/else, for (else, `if` filter, unpacking, loop.*, break/continue), set (targets,
+//   tuples, `ns.attr`, block set with filters), macro (defaults, varargs/kwargs, caller), call, filter,
+//   with, block (inline), raw, comments, transformers' generation tag. include/import/from/extends parse
+//   but fail when reached (no loader, as in transformers); recursive for loops are refused.
+// - Whitespace: trim_blocks, lstrip_blocks, `-` and `+` modifiers, newline normalisation, one trailing
+//   newline dropped: byte-exact against jinja2 on random layouts.
+// - Values print with Python's str()/repr(); Python numeric/string/list semantics, jinja2's Undefined.
+// - Known differences: `escape` results are plain strings (jinja2 shows Markup('...') when one is printed
+//   inside a list); jinja2's compile-time folding of constant expressions is mirrored only for a fully
+//   constant `{{ }}` (it changes errors from slicing literals into Undefined); dict keys must be strings;
+//   list.pop/clear are refused; the filters groupby, slice, pprint, random, striptags, urlencode, urlize,
+//   wordwrap, xmlattr and filesizeformat parse but are not implemented.
+// - Bounds: ChatTemplateLimits (steps, output bytes, macro/expression depth, value nesting).
+
 /// A parsed chat template, rendered the way transformers' `apply_chat_template` renders it: jinja2's
 /// ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and loop controls, transformers' `tojson`,
 /// `raise_exception` and `strftime_now`. Parse once, render many times; bounded by `limits`.
@@ -39,6 +55,40 @@ public struct ChatTemplate: Sendable {
         if let eosToken { context["eos_token"] = .string(eosToken) }
         for (key, value) in extra { context[key] = value }
         return try render(context)
+    }
+
+    /// Picks the template source from a tokenizer_config.json `chat_template` value the way transformers'
+    /// `get_chat_template` does: a string is the template; a list of `{"name", "template"}` (or a dict of
+    /// name -> template) yields the named one, else "tool_use" when tools are passed, else "default".
+    public static func selectSource(_ field: JinjaValue, name: String? = nil, hasTools: Bool = false) throws -> String {
+        var named: [(String, String)] = []
+        switch field {
+        case .string(let s): return s
+        case .array(let items):
+            for item in items {
+                guard case .object(let o) = item, case .string(let n)? = o["name"], case .string(let t)? = o["template"] else {
+                    throw ChatTemplateError.invalidContext("chat_template list entries need string 'name' and 'template'")
+                }
+                named.append((n, t))
+            }
+        case .object(let o):
+            for (n, v) in o.pairs {
+                guard case .string(let t) = v else { throw ChatTemplateError.invalidContext("chat_template '\(n)' is not a string") }
+                named.append((n, t))
+            }
+        default:
+            throw ChatTemplateError.invalidContext("chat_template is a \(field.typeName), expected a string or named templates")
+        }
+        func find(_ wanted: String) -> String? { named.first { $0.0 == wanted }?.1 }
+        if let name {
+            guard let t = find(name) else {
+                throw ChatTemplateError.invalidContext("no chat template named '\(name)'; have \(named.map(\.0).sorted())")
+            }
+            return t
+        }
+        if hasTools, let t = find("tool_use") { return t }
+        if let t = find("default") { return t }
+        throw ChatTemplateError.invalidContext("multiple chat templates and no 'default': \(named.map(\.0).sorted())")
     }
 
     /// transformers' `_normalize_chat_messages` (drop None-valued keys) and `_alias_reasoning_fields`

@@ -58,7 +58,9 @@ indirect enum JinjaStatementKind: Sendable {
     case text(String)
     case output(JinjaExpr)
     case ifChain([(JinjaExpr, [JinjaStatement])], otherwise: [JinjaStatement])
-    case forLoop(target: JinjaTarget, iterable: JinjaExpr, condition: JinjaExpr?, body: [JinjaStatement], otherwise: [JinjaStatement])
+    /// `usesLoop`: whether the body mentions `loop`; when not, the per-iteration loop object is skipped.
+    case forLoop(target: JinjaTarget, iterable: JinjaExpr, condition: JinjaExpr?, body: [JinjaStatement],
+                 otherwise: [JinjaStatement], usesLoop: Bool)
     case set(JinjaTarget, JinjaExpr)
     case setBlock(String, filters: [JinjaFilterCall], body: [JinjaStatement])
     case macro(JinjaMacro)
@@ -68,6 +70,12 @@ indirect enum JinjaStatementKind: Sendable {
     case continueLoop
     /// transformers' `{% generation %}` extension: renders its body unchanged.
     case generation([JinjaStatement])
+    /// `{% with a = 1 %}...{% endwith %}` and `{% block name %}...{% endblock %}`: the body in a new scope
+    /// (a block in a template that extends nothing renders in place).
+    case scoped([(JinjaTarget, JinjaExpr)], body: [JinjaStatement])
+    /// `include`, `import`, `from`, `extends`: they parse, but with no template loader (as in
+    /// transformers) they fail when reached.
+    case needsLoader(String)
 }
 
 struct JinjaStatement: Sendable {

@@ -15,6 +15,10 @@ enum JinjaCollectionFilters {
             var out: [JinjaValue] = []
             for item in try i.iterate(v) {
                 let key = JinjaFilters.sortKey(try attr.map { try JinjaFilters.attribute(item, $0, i) } ?? item, caseSensitive)
+                switch key {
+                case .array, .object, .namespace: throw i.error("unhashable type: '\(key.typeName)'")
+                default: break
+                }
                 if !seen.contains(key) { seen.append(key); out.append(item) }
             }
             return .array(out)
@@ -33,6 +37,7 @@ enum JinjaCollectionFilters {
             guard let size = a.value(0, "linecount").flatMap(JinjaInterpreter.intIndex), size > 0 else {
                 throw i.error("batch needs a positive line count")
             }
+            try i.checkSize(size)
             let fill = a.value(1, "fill_with")
             var out: [JinjaValue] = []
             var row: [JinjaValue] = []
@@ -71,6 +76,8 @@ enum JinjaCollectionFilters {
         if let testName, !JinjaTestFunctions.isKnown(testName) { throw i.error("No test named '\(testName)'.") }
         let testArgs = JinjaArguments(positional: rest, keyword: a.keyword)
         var out: [JinjaValue] = []
+        // jinja2 guards with `if seq:`, so any falsy value (None included) selects nothing.
+        guard v.isTruthy else { return .array([]) }
         for item in try i.iterate(v) {
             let subject = try attr.map { try JinjaFilters.attribute(item, $0, i) } ?? item
             let passed = try testName.map { try JinjaTestFunctions.apply($0, subject, testArgs, i) } ?? subject.isTruthy
@@ -80,7 +87,7 @@ enum JinjaCollectionFilters {
     }
 
     private static func map(_ v: JinjaValue, _ a: JinjaArguments, _ i: JinjaInterpreter) throws -> JinjaValue {
-        let items = try i.iterate(v)
+        let items = v.isTruthy ? try i.iterate(v) : []  // jinja2's `if seq:` guard
         if case .string(let attr)? = a.keywordValue("attribute") {
             let dflt = a.keywordValue("default")
             return .array(try items.map {

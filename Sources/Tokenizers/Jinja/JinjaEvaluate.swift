@@ -6,41 +6,50 @@ extension JinjaInterpreter {
         try step()
         depth += 1
         defer { depth -= 1 }
-        if depth > limits.maxDepth * 4 {
-            throw ChatTemplateError.limitExceeded("expression nesting deeper than \(limits.maxDepth * 4) (line \(line))")
+        if depth > limits.maxDepth * 2 {
+            throw ChatTemplateError.limitExceeded("expression nesting deeper than \(limits.maxDepth * 2) (line \(line))")
         }
         switch expr {
         case .literal(let v): return v
         case .name(let n): return lookup(n)
-        case .list(let items): return .array(try items.map(evaluate))
-        case .tuple(let items): return .tuple(try items.map(evaluate))
+        case .list(let items): return try wrapped(.array(try items.map(evaluate)))
+        case .tuple(let items): return try wrapped(.tuple(try items.map(evaluate)))
         case .dict(let pairs):
             var object = JinjaObject()
             for (k, v) in pairs {
                 guard case .string(let key) = try evaluate(k) else { throw error("dict keys must be strings here") }
                 object[key] = try evaluate(v)
             }
-            return .object(object)
+            return try wrapped(.object(object))
         case let .attribute(base, name):
             return try getAttribute(try evaluate(base), name)
         case let .item(base, key):
             return try getItem(try evaluate(base), try evaluate(key))
         case let .slice(base, start, stop, stepExpr):
-            return try slice(try evaluate(base), try start.map(evaluate), try stop.map(evaluate), try stepExpr.map(evaluate))
+            let value = try evaluate(base)
+            let bounds = (try start.map(evaluate), try stop.map(evaluate), try stepExpr.map(evaluate))
+            switch value {
+            case .array, .tuple, .string, .undefined: break
+            default:
+                // jinja2 folds a fully constant `{{ ... }}` at compile time through its getitem (undefined on
+                // failure); slices left for run time are plain Python subscripts that raise.
+                if foldingConstantOutput { return .undefined }
+            }
+            return try slice(value, bounds.0, bounds.1, bounds.2)
         case let .call(callee, args):
             let arguments = try evaluateArguments(args)
             if case let .attribute(baseExpr, name) = callee {
                 let base = try evaluate(baseExpr)
-                if let result = try JinjaMethods.call(base, name, arguments, self) { return result }
+                if let result = try JinjaMethods.call(base, name, arguments, self) {
+                    return name == "items" ? try wrapped(result) : result
+                }
                 return try callValue(try getAttribute(base, name), arguments)
             }
             return try callValue(try evaluate(callee), arguments)
         case let .filter(base, name, args):
-            if name == "default" || name == "d" {
-                // Evaluated lazily so the undefined value reaches the filter rather than erroring.
-                return try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
-            }
-            return try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
+            let result = try JinjaFilters.apply(name, try evaluate(base), try evaluateArguments(args), self)
+            // Filters that build new levels (batch, items, dictsort) are checked like literals.
+            return ["batch", "items", "dictsort"].contains(name) ? try wrapped(result) : result
         case let .test(base, name, args, negated):
             let result = try JinjaTestFunctions.apply(name, try evaluate(base), try evaluateArguments(args), self)
             return .bool(result != negated)
@@ -78,6 +87,39 @@ extension JinjaInterpreter {
         case let .conditional(test, then, otherwise):
             if try evaluate(test).isTruthy { return try evaluate(then) }
             return try otherwise.map(evaluate) ?? .undefined
+        }
+    }
+
+    /// `a * b` for size checks, saturating instead of trapping on overflow; negative counts are 0.
+    static func product(_ a: Int, _ b: Int) -> Int {
+        let (r, overflow) = a.multipliedReportingOverflow(by: max(b, 0))
+        return overflow ? Int.max : r
+    }
+
+    /// Whether jinja2's optimizer would fold `expr` to a constant (it contains no names or calls).
+    static func isConstant(_ expr: JinjaExpr) -> Bool {
+        func args(_ list: [JinjaArgument]) -> Bool {
+            list.allSatisfy {
+                switch $0 {
+                case .positional(let e), .keyword(_, let e): return isConstant(e)
+                }
+            }
+        }
+        switch expr {
+        case .literal: return true
+        case .name, .call: return false
+        case .list(let items), .tuple(let items): return items.allSatisfy(isConstant)
+        case .dict(let pairs): return pairs.allSatisfy { isConstant($0.0) && isConstant($0.1) }
+        case let .attribute(base, _): return isConstant(base)
+        case let .item(base, key): return isConstant(base) && isConstant(key)
+        case let .slice(base, a, b, c): return isConstant(base) && [a, b, c].allSatisfy { $0.map(isConstant) ?? true }
+        case let .filter(base, _, list): return isConstant(base) && args(list)
+        case let .test(base, _, list, _): return isConstant(base) && args(list)
+        case .negate(let e), .plus(let e), .not(let e): return isConstant(e)
+        case let .binary(_, a, b), let .and(a, b), let .or(a, b): return isConstant(a) && isConstant(b)
+        case let .compare(first, ops): return isConstant(first) && ops.allSatisfy { isConstant($0.1) }
+        case let .conditional(test, then, otherwise):
+            return isConstant(test) && isConstant(then) && (otherwise.map(isConstant) ?? true)
         }
     }
 
@@ -180,7 +222,9 @@ extension JinjaInterpreter {
             view.append(contentsOf: pick(Array(s.unicodeScalars)))
             return .string(String(view))
         case .undefined: throw error("slice of an undefined value")
-        default: return .undefined
+        case .object: throw error("unhashable type: 'slice'")
+        // jinja2 compiles slices to plain Python subscripts (no getitem fallback), so other types raise.
+        default: throw error("'\(base.typeName)' object is not subscriptable")
         }
     }
 
@@ -191,6 +235,11 @@ extension JinjaInterpreter {
             let s = JinjaPythonFormat.str(a) + JinjaPythonFormat.str(b)
             try checkSize(s.utf8.count)
             return .string(s)
+        }
+        if op == .mod, case .string(let format) = a {
+            // str % x runs even for an undefined x (jinja2's Undefined has __getitem__, so Python
+            // treats it as a mapping).
+            return .string(try JinjaFilters.percentFormat(format, b, self))
         }
         if a.isUndefined || b.isUndefined { throw error("undefined value used with '\(op.rawValue)'") }
         switch (op, a, b) {
@@ -204,14 +253,16 @@ extension JinjaInterpreter {
             return .tuple(x + y)
         case let (.mul, .string(s), n), let (.mul, n, .string(s)):
             guard let count = Self.intIndex(n) else { break }
-            try checkSize(s.utf8.count * max(count, 0))
+            try checkSize(Self.product(s.utf8.count, count))
             return .string(String(repeating: s, count: max(count, 0)))
         case let (.mul, .array(items), n), let (.mul, n, .array(items)):
             guard let count = Self.intIndex(n) else { break }
-            try checkSize(items.count * max(count, 0))
+            try checkSize(Self.product(items.count, count))
             return .array(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
-        case let (.mod, .string(format), args):
-            return .string(try JinjaFilters.percentFormat(format, args, self))
+        case let (.mul, .tuple(items), n), let (.mul, n, .tuple(items)):
+            guard let count = Self.intIndex(n) else { break }
+            try checkSize(Self.product(items.count, count))
+            return .tuple(Array(repeating: items, count: max(count, 0)).flatMap { $0 })
         default:
             break
         }
@@ -292,7 +343,8 @@ extension JinjaInterpreter {
     /// Python's float `%`: the result takes the sign of the divisor.
     static func pyFmod(_ a: Double, _ b: Double) -> Double {
         var r = fmod(a, b)
-        if r != 0 && (r < 0) != (b < 0) { r += b }
+        if r == 0 { return b.sign == .minus ? -0.0 : 0.0 }  // CPython gives a zero the divisor's sign
+        if (r < 0) != (b < 0) { r += b }
         return r
     }
 
@@ -343,8 +395,11 @@ extension JinjaInterpreter {
             return JinjaStr.find(Array(s.unicodeScalars), Array(n.unicodeScalars), from: 0) != nil
         case .array(let items), .tuple(let items): return items.contains { $0 == needle }
         case .object(let o):
-            if case .string(let k) = needle { return o[k] != nil }
-            return false
+            switch needle {
+            case .string(let k): return o[k] != nil
+            case .array, .object, .namespace: throw error("unhashable type: '\(needle.typeName)'")
+            default: return false
+            }
         case .undefined: return false
         default: throw error("argument of type '\(container.typeName)' is not iterable")
         }

@@ -4,10 +4,18 @@ import Foundation
 enum JinjaFilters {
     typealias Filter = @Sendable (JinjaValue, JinjaArguments, JinjaInterpreter) throws -> JinjaValue
 
-    static func isKnown(_ name: String) -> Bool { table[name] != nil }
+    /// jinja2 built-ins this renderer does not implement. They parse (jinja2 checks filter names when it
+    /// compiles, so an unknown name is a syntax error there too) and fail only if a render reaches them.
+    static let unsupported: Set<String> = ["filesizeformat", "groupby", "pprint", "random", "slice", "striptags",
+                                           "urlencode", "urlize", "wordwrap", "xmlattr"]
+
+    static func isKnown(_ name: String) -> Bool { table[name] != nil || unsupported.contains(name) }
 
     static func apply(_ name: String, _ value: JinjaValue, _ args: JinjaArguments, _ interp: JinjaInterpreter) throws -> JinjaValue {
-        guard let f = table[name] else { throw interp.error("No filter named '\(name)'.") }
+        guard let f = table[name] else {
+            if unsupported.contains(name) { throw interp.error("the '\(name)' filter is not supported by this renderer") }
+            throw interp.error("No filter named '\(name)'.")
+        }
         return try f(value, args, interp)
     }
 
@@ -35,7 +43,9 @@ enum JinjaFilters {
         t["replace"] = { v, a, i in
             guard let old = a.value(0, "old"), let new = a.value(1, "new") else { throw i.error("replace needs old and new") }
             let count = a.value(2, "count").flatMap(JinjaInterpreter.intIndex) ?? -1
-            return .string(JinjaStr.replace(JinjaPythonFormat.str(v), JinjaPythonFormat.str(old), JinjaPythonFormat.str(new), count: count))
+            let (s, o, n) = (JinjaPythonFormat.str(v), JinjaPythonFormat.str(old), JinjaPythonFormat.str(new))
+            try i.checkSize(JinjaStr.replacedSize(s, o, n, count: count))
+            return .string(JinjaStr.replace(s, o, n, count: count))
         }
         t["length"] = { v, _, i in .int(try length(v, i)) }
         t["count"] = t["length"]
@@ -57,7 +67,8 @@ enum JinjaFilters {
             return .array(try i.iterate(v).reversed())
         }
         t["int"] = { v, a, i in try toInt(v, a, i) }
-        t["float"] = { v, a, _ in
+        t["float"] = { v, a, i in
+            if v.isUndefined { throw i.error("float() of an undefined value") }  // Undefined.__float__ raises
             let dflt = a.value(0, "default") ?? .double(0)
             switch v {
             case .int(let n): return .double(Double(n))
@@ -109,8 +120,9 @@ enum JinjaFilters {
             }
             return .int(count)
         }
-        t["center"] = { v, a, _ in
+        t["center"] = { v, a, i in
             let width = a.value(0, "width").flatMap(JinjaInterpreter.intIndex) ?? 80
+            try i.checkSize(width)
             return .string(JinjaStr.pad(JinjaPythonFormat.str(v), width: width, fill: " ", align: "^"))
         }
         t["format"] = { v, a, i in
@@ -191,6 +203,7 @@ enum JinjaFilters {
     }
 
     private static func toInt(_ v: JinjaValue, _ a: JinjaArguments, _ i: JinjaInterpreter) throws -> JinjaValue {
+        if v.isUndefined { throw i.error("int() of an undefined value") }  // Undefined.__int__ raises
         let dflt = a.value(0, "default") ?? .int(0)
         let base = a.value(1, "base").flatMap(JinjaInterpreter.intIndex) ?? 10
         switch v {
@@ -224,7 +237,9 @@ enum JinjaFilters {
         case .int(let n):
             if method == "common" { return .int(n) }  // Python's round(int, n) stays an int
             x = Double(n)
-        case .bool(let b): x = b ? 1 : 0
+        case .bool(let b):
+            if method == "common" { return .int(b ? 1 : 0) }  // bool inherits int.__round__
+            x = b ? 1 : 0
         case .double(let d): x = d
         default: throw i.error("type \(v.typeName) doesn't define __round__ method")
         }
@@ -240,7 +255,9 @@ enum JinjaFilters {
     private static func toJSON(_ v: JinjaValue, _ a: JinjaArguments, _ i: JinjaInterpreter) throws -> JinjaValue {
         var indent: String?
         switch a.value(1, "indent") {
-        case .int(let n)?: indent = String(repeating: " ", count: max(n, 0))
+        case .int(let n)?:
+            try i.checkSize(n)
+            indent = String(repeating: " ", count: max(n, 0))
         case .string(let s)?: indent = s
         case nil, .none?: indent = nil
         case let other?: throw i.error("indent must be int or str, not \(other.typeName)")
@@ -271,13 +288,20 @@ enum JinjaFilters {
         let indention: String
         switch a.value(0, "width") {
         case .string(let s)?: indention = s
-        case let w?: indention = String(repeating: " ", count: max(JinjaInterpreter.intIndex(w) ?? 4, 0))
+        case let w?:
+            let width = max(JinjaInterpreter.intIndex(w) ?? 4, 0)
+            try i.checkSize(width)
+            indention = String(repeating: " ", count: width)
         case nil: indention = "    "
+        }
+        guard case .string(let text) = v else {
+            // jinja2 appends "\n" to the value itself, which only works for strings.
+            throw i.error("unsupported operand type(s) for +=: '\(v.typeName)' and 'str'")
         }
         let first = a.value(1, "first")?.isTruthy ?? false
         let blank = a.value(2, "blank")?.isTruthy ?? false
         // jinja2 appends a newline first so splitlines keeps a trailing empty line.
-        let lines = JinjaStr.splitlines(JinjaPythonFormat.str(v) + "\n")
+        let lines = JinjaStr.splitlines(text + "\n")
         var rv: String
         if blank {
             rv = lines.joined(separator: "\n" + indention)

@@ -6,9 +6,13 @@ extension JinjaFilters {
     static func percentFormat(_ format: String, _ args: JinjaValue, _ i: JinjaInterpreter) throws -> String {
         var positional: [JinjaValue]
         var mapping: JinjaObject?
+        // Python treats any non-tuple, non-str argument with __getitem__ (dict, list) as a mapping: it may
+        // feed "%(key)s" and is exempt from the "not all arguments converted" check.
+        var mappingLike = false
         switch args {
         case .tuple(let items): positional = items
-        case .object(let o): positional = [args]; mapping = o
+        case .object(let o): positional = [args]; mapping = o; mappingLike = true
+        case .array, .undefined: positional = [args]; mappingLike = true
         default: positional = [args]
         }
         var next = 0
@@ -59,7 +63,7 @@ extension JinjaFilters {
                 if flags.contains("+"), !text.hasPrefix("-") { text = "+" + text }
             case "f", "F", "e", "E", "g", "G":
                 guard let n = v.numericValue else { throw i.error("must be real number, not \(v.typeName)") }
-                text = String(format: "%\(flags.contains("+") ? "+" : "").\(precision ?? 6)\(Character(conv))", n.asDouble)
+                text = String(format: "%\(flags.contains("+") ? "+" : "").\(min(precision ?? 6, 100))\(Character(conv))", n.asDouble)
             case "x", "X", "o":
                 guard case .int(let x)? = v.numericValue else { throw i.error("%x format: an integer is required") }
                 text = String(x, radix: conv == "o" ? 8 : 16, uppercase: conv == "X")
@@ -70,12 +74,13 @@ extension JinjaFilters {
             }
             if let precision, conv == "s" || conv == "r" { text = String(text.unicodeScalars.prefix(precision).map(Character.init)) }
             if let w = Int(width) {
+                try i.checkSize(w)
                 let fill: Unicode.Scalar = flags.contains("0") && !flags.contains("-") && conv != "s" ? "0" : " "
                 text = JinjaStr.pad(text, width: w, fill: fill, align: flags.contains("-") ? "<" : ">")
             }
             out += text
         }
-        if mapping == nil && next < positional.count && !(positional.count == 1 && next == 0 && format.isEmpty) {
+        if !mappingLike && next < positional.count {
             throw i.error("not all arguments converted during string formatting")
         }
         return out
@@ -143,14 +148,15 @@ extension JinjaFilters {
         switch type {
         case "f", "e", "g", "%":
             guard let n = value.numericValue else { throw i.error("Unknown format code for \(value.typeName)") }
-            text = type == "%" ? String(format: "%.\(precision ?? 6)f%%", n.asDouble * 100)
-                : String(format: "%.\(precision ?? 6)\(type!)", n.asDouble)
+            text = type == "%" ? String(format: "%.\(min(precision ?? 6, 100))f%%", n.asDouble * 100)
+                : String(format: "%.\(min(precision ?? 6, 100))\(type ?? "f")", n.asDouble)
         case "d": text = JinjaPythonFormat.str(value)
         default:
             text = JinjaPythonFormat.str(value)
             if let precision, case .string = value { text = JinjaStr.make(text.unicodeScalars.prefix(precision)) }
         }
         if let w = Int(width) {
+            try i.checkSize(w)
             let numeric = value.numericValue != nil && !({ if case .bool = value { return true } else { return false } }())
             text = JinjaStr.pad(text, width: w, fill: fill, align: align ?? (numeric ? ">" : "<"))
         }

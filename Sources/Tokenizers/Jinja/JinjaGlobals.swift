@@ -15,9 +15,11 @@ enum JinjaGlobals {
             "namespace": fn("namespace") { [unowned interp] args in
                 let attrs = try dictFromArguments(args, interp)
                 for key in attrs.keys { try checkNamespaceName(key, interp) }
-                return .namespace(JinjaNamespace(attrs))
+                let ns = JinjaValue.namespace(JinjaNamespace(attrs))
+                try interp.checkNesting(ns)
+                return ns
             },
-            "dict": fn("dict") { [unowned interp] args in .object(try dictFromArguments(args, interp)) },
+            "dict": fn("dict") { [unowned interp] args in try interp.wrapped(.object(try dictFromArguments(args, interp))) },
             "raise_exception": fn("raise_exception") { args in
                 throw ChatTemplateError.raised(JinjaPythonFormat.str(args.value(0, "message") ?? .undefined))
             },

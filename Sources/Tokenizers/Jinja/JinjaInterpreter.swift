@@ -7,7 +7,11 @@ public struct ChatTemplateLimits: Sendable {
     /// UTF-8 bytes of output, also the largest string or list any single operation may build.
     public var maxOutputBytes: Int = 16 << 20
     /// Nested macro calls / expression depth.
-    public var maxDepth: Int = 200
+    public var maxDepth: Int = 100
+    /// How deeply values may nest (lists in dicts in namespaces...). Printing, comparing, serialising and
+    /// freeing a value all recurse over it, so a template that wraps a value in itself in a loop is
+    /// stopped here, before any of those could exhaust the thread's stack. Namespace cycles too.
+    public var maxNesting: Int = 128
     public init() {}
 }
 
@@ -30,6 +34,8 @@ final class JinjaInterpreter {
     private var outputBytes = 0
     var depth = 0
     var line = 0
+    /// Set while evaluating a `{{ }}` whose expression jinja2 would fold at compile time.
+    var foldingConstantOutput = false
     let limits: ChatTemplateLimits
     let environment: ChatTemplateEnvironment
     private(set) var globals: [String: JinjaValue] = [:]
@@ -62,6 +68,46 @@ final class JinjaInterpreter {
         if count > limits.maxOutputBytes {
             throw ChatTemplateError.limitExceeded("a value of \(count) elements exceeds the \(limits.maxOutputBytes) limit (line \(line))")
         }
+    }
+
+    /// Throws when `value` nests deeper than `limits.maxNesting` (a namespace cycle counts as infinite).
+    /// Each container visited costs a step, so the check itself stays within the budget.
+    func checkNesting(_ value: JinjaValue, startDepth: Int = 0) throws {
+        var stack: [(JinjaValue, Int)] = [(value, startDepth)]
+        while let (v, d) = stack.popLast() {
+            try step()
+            if d > limits.maxNesting {
+                throw ChatTemplateError.limitExceeded("values nested deeper than \(limits.maxNesting) levels (line \(line))")
+            }
+            func push(_ children: [JinjaValue]) {
+                for child in children {
+                    switch child {
+                    case .array, .tuple, .object, .namespace: stack.append((child, d + 1))
+                    default: break
+                    }
+                }
+            }
+            switch v {
+            case .array(let a), .tuple(let a): push(a)
+            case .object(let o): push(o.values)
+            case .namespace(let ns): push(ns.attributes.values)
+            default: break
+            }
+        }
+    }
+
+    /// A freshly built container: checked only when it holds other containers.
+    func wrapped(_ value: JinjaValue) throws -> JinjaValue {
+        let children: [JinjaValue]
+        switch value {
+        case .array(let a), .tuple(let a): children = a
+        case .object(let o): children = o.values
+        default: return value
+        }
+        if children.contains(where: { switch $0 { case .array, .tuple, .object, .namespace: return true; default: return false } }) {
+            try checkNesting(value)
+        }
+        return value
     }
 
     private func write(_ text: String) throws {
@@ -109,7 +155,18 @@ final class JinjaInterpreter {
                 throw error("cannot assign attribute on non-namespace object")
             }
             try JinjaGlobals.checkNamespaceName(attr, self)
+            let previous = ns.attributes[attr]
             ns.attributes[attr] = value
+            do {
+                // Walk only the new value (a cycle back to `ns` shows up as unbounded depth).
+                switch value {
+                case .array, .tuple, .object, .namespace: try checkNesting(value, startDepth: 1)
+                default: break
+                }
+            } catch {
+                ns.attributes[attr] = previous  // never leave a cycle behind
+                throw error
+            }
         }
     }
 
@@ -141,6 +198,8 @@ final class JinjaInterpreter {
         case .text(let t):
             try write(t)
         case .output(let expr):
+            foldingConstantOutput = JinjaInterpreter.isConstant(expr)
+            defer { foldingConstantOutput = false }
             let value = try evaluate(expr)
             line = statement.line
             try write(JinjaPythonFormat.str(value))
@@ -149,12 +208,13 @@ final class JinjaInterpreter {
                 return try execute(body)
             }
             return try execute(otherwise)
-        case let .forLoop(target, iterable, condition, body, otherwise):
-            return try executeFor(target, iterable, condition, body, otherwise)
+        case let .forLoop(target, iterable, condition, body, otherwise, usesLoop):
+            return try executeFor(target, iterable, condition, body, otherwise, usesLoop)
         case let .set(target, expr):
             try bind(target, try evaluate(expr))
         case let .setBlock(name, filters, body):
-            var value = JinjaValue.string(try capture { _ = try execute(body) })
+            // Block bodies get their own scope: a `set` inside does not leak out (jinja2 frame.inner()).
+            var value = JinjaValue.string(try capture { _ = try executeScoped(body) })
             value = try applyFilters(filters, to: value)
             assign(name, value)
         case .macro(let definition):
@@ -166,7 +226,7 @@ final class JinjaInterpreter {
             arguments.keyword.append(("caller", .callable(caller)))
             try write(JinjaPythonFormat.str(try callValue(try evaluate(callee), arguments)))
         case let .filterBlock(filters, body):
-            let text = try capture { _ = try execute(body) }
+            let text = try capture { _ = try executeScoped(body) }
             try write(JinjaPythonFormat.str(try applyFilters(filters, to: .string(text))))
         case .breakLoop:
             return .breakLoop
@@ -174,8 +234,23 @@ final class JinjaInterpreter {
             return .continueLoop
         case .generation(let body):
             return try execute(body)
+        case let .scoped(bindings, body):
+            // Values are evaluated in the enclosing scope, then bound in the new one.
+            let values = try bindings.map { try evaluate($0.1) }
+            scopes.append([:])
+            defer { scopes.removeLast() }
+            for (binding, value) in zip(bindings, values) { try bind(binding.0, value) }
+            return try execute(body)
+        case .needsLoader(let tag):
+            throw error("'\(tag)' needs a template loader, and chat templates have none")
         }
         return .normal
+    }
+
+    private func executeScoped(_ body: [JinjaStatement]) throws -> JinjaFlow {
+        scopes.append([:])
+        defer { scopes.removeLast() }
+        return try execute(body)
     }
 
     private func applyFilters(_ filters: [JinjaFilterCall], to value: JinjaValue) throws -> JinjaValue {
@@ -185,7 +260,7 @@ final class JinjaInterpreter {
     }
 
     private func executeFor(_ target: JinjaTarget, _ iterable: JinjaExpr, _ condition: JinjaExpr?, _ body: [JinjaStatement],
-                            _ otherwise: [JinjaStatement]) throws -> JinjaFlow {
+                            _ otherwise: [JinjaStatement], _ usesLoop: Bool) throws -> JinjaFlow {
         var items = try iterate(try evaluate(iterable))
         if let condition {
             // The `if` clause filters before loop.* is computed, as in jinja2.
@@ -199,15 +274,21 @@ final class JinjaInterpreter {
             }
             items = kept
         }
-        if items.isEmpty { return try execute(otherwise) }
         let n = items.count
+        // jinja2 clears its "no iteration" flag at the end of the loop body, so iterations left through
+        // `break` or `continue` do not count: the else block runs unless some iteration ran to its end.
+        var completedIteration = false
         for (i, item) in items.enumerated() {
             // A fresh scope per iteration: jinja2 does not carry `set` values from one iteration to the next.
-            scopes.append(["loop": .object(loopObject(items, i, n))])
+            try step()
+            scopes.append(usesLoop ? ["loop": .object(loopObject(items, i, n))] : [:])
             defer { scopes.removeLast() }
             try bind(target, item)
-            if try execute(body) == .breakLoop { break }
+            let flow = try execute(body)
+            if flow == .normal { completedIteration = true }
+            if flow == .breakLoop { break }
         }
+        if !completedIteration && !otherwise.isEmpty { _ = try executeScoped(otherwise) }
         return .normal
     }
 
@@ -233,13 +314,18 @@ final class JinjaInterpreter {
 
     // MARK: macros and calls
 
+    /// Macros are closures: they read the template's top level live (a later top-level `set` is seen, as
+    /// in jinja2) and the enclosing loop/block frames as they were at definition. A call block's `caller`
+    /// is defined at the call site, so it sees the loop variables around it.
     private func makeMacro(_ definition: JinjaMacro) -> JinjaCallable {
-        JinjaCallable(name: definition.name) { [unowned self] args in
-            try self.callMacro(definition, args)
+        let enclosing = Array(scopes.dropFirst())
+        return JinjaCallable(name: definition.name) { [unowned self] args in
+            try self.callMacro(definition, enclosing, args)
         }
     }
 
-    private func callMacro(_ definition: JinjaMacro, _ args: JinjaArguments) throws -> JinjaValue {
+    private func callMacro(_ definition: JinjaMacro, _ enclosing: [[String: JinjaValue]],
+                           _ args: JinjaArguments) throws -> JinjaValue {
         depth += 1
         defer { depth -= 1 }
         if depth > limits.maxDepth {
@@ -247,8 +333,14 @@ final class JinjaInterpreter {
         }
         // Macros see the template's top-level variables and their own arguments.
         let saved = scopes
-        scopes = [saved[0], [:]]
-        defer { scopes = saved }
+        scopes = [saved[0]] + enclosing + [[:]]
+        defer {
+            // Top-level assignments made inside... cannot happen (the body has its own frame), but the
+            // live top level may have been changed by nested calls; keep it.
+            let top = scopes[0]
+            scopes = saved
+            scopes[0] = top
+        }
         var keyword = args.keyword
         for (i, (name, defaultExpr)) in definition.parameters.enumerated() {
             if i < args.positional.count {

@@ -118,7 +118,7 @@ struct JinjaJSONParser {
         guard pos < bytes.count else { throw fail("unexpected end") }
         depth += 1
         defer { depth -= 1 }
-        guard depth < 512 else { throw fail("nesting too deep") }
+        guard depth <= 128 else { throw fail("nesting deeper than 128 levels") }
         switch bytes[pos] {
         case UInt8(ascii: "{"):
             pos += 1

@@ -97,7 +97,9 @@ enum JinjaMethods {
             guard let old = try str(args, 0, "old", interp), let new = try str(args, 1, "new", interp) else {
                 throw interp.error("replace() takes at least 2 arguments")
             }
-            return .string(JinjaStr.replace(s, old, new, count: try int(args, 2, "count", -1, interp)))
+            let count = try int(args, 2, "count", -1, interp)
+            try interp.checkSize(JinjaStr.replacedSize(s, old, new, count: count))
+            return .string(JinjaStr.replace(s, old, new, count: count))
         case "join":
             let items = try interp.iterate(args.value(0, "iterable") ?? .undefined)
             let parts: [String] = try items.map {
@@ -121,10 +123,12 @@ enum JinjaMethods {
         case "format": return .string(try JinjaFilters.braceFormat(s, args, interp))
         case "center", "ljust", "rjust":
             let width = try int(args, 0, "width", 0, interp)
+            try interp.checkSize(width)
             let fill = (try str(args, 1, "fillchar", interp))?.unicodeScalars.first ?? " "
             return .string(JinjaStr.pad(s, width: width, fill: fill, align: name == "center" ? "^" : (name == "ljust" ? "<" : ">")))
         case "zfill":
             let width = try int(args, 0, "width", 0, interp)
+            try interp.checkSize(width)
             guard width > scalars.count else { return .string(s) }
             let zeros = String(repeating: "0", count: width - scalars.count)
             if let first = scalars.first, first == "-" || first == "+" {

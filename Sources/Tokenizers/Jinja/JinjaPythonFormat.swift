@@ -12,7 +12,7 @@ enum JinjaPythonFormat {
 
     static func repr(_ value: JinjaValue) -> String {
         switch value {
-        case .undefined: return ""
+        case .undefined: return "Undefined"  // repr(jinja2.Undefined()), seen when a list holds one
         case .none: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)

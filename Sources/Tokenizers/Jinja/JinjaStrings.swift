@@ -63,6 +63,15 @@ enum JinjaStr {
         return make(out)
     }
 
+    /// Upper bound of the UTF-8 size `replace` would produce, to refuse explosions before building them.
+    static func replacedSize(_ s: String, _ old: String, _ new: String, count limit: Int) -> Int {
+        let hay = Array(s.unicodeScalars)
+        var n = old.isEmpty ? hay.count + 1 : JinjaStr.count(hay, Array(old.unicodeScalars))
+        if limit >= 0 { n = min(n, limit) }
+        let (grow, overflow) = n.multipliedReportingOverflow(by: new.utf8.count)
+        return overflow ? Int.max : s.utf8.count &+ grow
+    }
+
     /// `str.strip(chars)`; nil chars means Python whitespace.
     static func strip(_ s: String, _ chars: String?, left: Bool = true, right: Bool = true) -> String {
         let set = chars.map { Set($0.unicodeScalars) }
@@ -93,9 +102,8 @@ enum JinjaStr {
             while i < a.count, JinjaLexer.isPythonWhitespace(a[i]) { i += 1 }
             if i >= a.count { break }
             if maxSplit >= 0 && parts.count >= maxSplit {
-                var end = a.count
-                while end > i, JinjaLexer.isPythonWhitespace(a[end - 1]) { end -= 1 }
-                parts.append(make(a[i..<end]))
+                // Python keeps the remainder as it is, trailing whitespace included.
+                parts.append(make(a[i...]))
                 break
             }
             let start = i
@@ -182,8 +190,8 @@ enum JinjaStr {
         case "<": return s + String(repeating: f, count: total)
         case ">": return String(repeating: f, count: total) + s
         default:
-            // CPython centres with the extra character on the left when the string length is odd.
-            let left = total / 2 + (total & n & 1)
+            // CPython's pad(): the odd extra space goes left when both the margin and the width are odd.
+            let left = total / 2 + (total & width & 1)
             return String(repeating: f, count: left) + s + String(repeating: f, count: total - left)
         }
     }

@@ -49,7 +49,12 @@ enum JinjaTestFunctions {
                 default: return false
                 }
             },
-            "callable": { v, _, _ in if case .callable = v { return true } else { return false } },
+            "callable": { v, _, _ in
+                switch v {
+                case .callable, .undefined: return true  // jinja2's Undefined defines __call__ (which raises)
+                default: return false
+                }
+            },
             "escaped": { _, _, _ in false },
             "odd": { v, _, i in try parity(v, i) == .int(1) },
             "even": { v, _, i in try parity(v, i) == .int(0) },

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Finds a model from what a user types after `--model`: a directory, or a Hugging Face repo id
+/// (`Qwen/Qwen2-VL-2B-Instruct`) already in the local hub cache (`HF_HUB_CACHE`, else `HF_HOME/hub`,
+/// else `~/.cache/huggingface/hub`, the same lookup as huggingface_hub).
+public enum ModelLocator {
+    public struct CachedModel: Sendable, Equatable {
+        public var repoID: String
+        public var directory: URL
+    }
+
+    public enum LocatorError: Error, CustomStringConvertible, Equatable {
+        case notFound(spec: String, searched: [String])
+        public var description: String {
+            switch self {
+            case let .notFound(spec, searched):
+                "no model at '\(spec)': not a directory, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
+            }
+        }
+    }
+
+    /// The hub cache folders to search, in order.
+    public static func hubCaches(environment env: [String: String] = ProcessInfo.processInfo.environment) -> [URL] {
+        if let cache = env["HF_HUB_CACHE"], !cache.isEmpty { return [URL(fileURLWithPath: cache)] }
+        if let home = env["HF_HOME"], !home.isEmpty { return [URL(fileURLWithPath: home).appendingPathComponent("hub")] }
+        let home = env["HOME"] ?? NSHomeDirectory()
+        let xdg = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: home).appendingPathComponent(".cache")
+        return [xdg.appendingPathComponent("huggingface/hub")]
+    }
+
+    public static func resolve(_ spec: String,
+                               environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
+        let expanded = (spec as NSString).expandingTildeInPath
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
+            return URL(fileURLWithPath: expanded)
+        }
+        let caches = hubCaches(environment: env)
+        let parts = spec.split(separator: "/")
+        if parts.count == 2, !spec.hasPrefix("."), !spec.hasPrefix("/") {
+            for cache in caches {
+                if let dir = snapshot(repo: "models--\(parts[0])--\(parts[1])", in: cache) { return dir }
+            }
+        }
+        throw LocatorError.notFound(spec: spec, searched: caches.map(\.path))
+    }
+
+    /// The snapshot `refs/main` points at, else the most recently modified snapshot that has a config.
+    static func snapshot(repo: String, in cache: URL) -> URL? {
+        let root = cache.appendingPathComponent(repo)
+        let snapshots = root.appendingPathComponent("snapshots")
+        if let ref = try? String(contentsOf: root.appendingPathComponent("refs/main"), encoding: .utf8) {
+            let dir = snapshots.appendingPathComponent(ref.trimmingCharacters(in: .whitespacesAndNewlines))
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("config.json").path) { return dir }
+        }
+        let fm = FileManager.default
+        let candidates = ((try? fm.contentsOfDirectory(at: snapshots, includingPropertiesForKeys: [.contentModificationDateKey])) ?? [])
+            .filter { fm.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
+        return candidates.max { a, b in
+            let da = (try? a.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+            let db = (try? b.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+            return da < db
+        }
+    }
+
+    /// Every model in the hub caches that has a config.json.
+    public static func cachedModels(environment env: [String: String] = ProcessInfo.processInfo.environment) -> [CachedModel] {
+        var found: [CachedModel] = []
+        for cache in hubCaches(environment: env) {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: cache.path)) ?? []
+            for entry in entries.sorted() where entry.hasPrefix("models--") {
+                let name = entry.dropFirst("models--".count).replacingOccurrences(of: "--", with: "/")
+                if let dir = snapshot(repo: entry, in: cache) { found.append(CachedModel(repoID: name, directory: dir)) }
+            }
+        }
+        return found
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ImageProcessingPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
