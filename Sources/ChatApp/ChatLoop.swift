@@ -56,6 +56,8 @@ public final class ChatLoop {
     private let control: AsyncStream<BackendControl>.Continuation
     private var generationTask: Task<Void, Never>?
     public private(set) var quit = false
+    /// The newest message's row count at the last frame (index, width, rows), for scroll anchoring.
+    private var lastBlock: (Int, Int, Int)?
     /// Called after each frame is presented (latency measurements, tests).
     public var onPresent: ((Frame) -> Void)?
 
@@ -120,7 +122,17 @@ public final class ChatLoop {
     public func post(_ event: AppEvent) { hub.post(event) }
 
     public func redraw() {
-        let frame = ChatView.render(state, size: driver.size, theme: theme)
+        // Scrolled back while a reply grows: the rows counted from the bottom move up with every new
+        // line, so add the growth to stay on the text being read.
+        let size = driver.size
+        if let i = state.messages.indices.last {
+            let count = state.scrollBack > 0 ? TranscriptView.lines(of: i, state, width: size.width - 1).count : 0
+            if state.scrollBack > 0, let (index, width, previous) = lastBlock, index == i, width == size.width, count > previous {
+                state.scrollBack += count - previous
+            }
+            lastBlock = (i, size.width, count)
+        }
+        let frame = ChatView.render(state, size: size, theme: theme)
         if state.scrollBack > frame.maxScrollBack { state.scrollBack = frame.maxScrollBack }
         state.pageSize = frame.transcriptHeight
         screen.adopt(frame.canvas)

@@ -51,6 +51,19 @@ final class LoopTests: XCTestCase {
         XCTAssertTrue(driver.frames.last?.contains("[stopped]") ?? false)
     }
 
+    func testScrolledBackViewStaysPutWhileTheReplyGrows() {
+        let backend = FakeBackend(replies: [(0..<60).map { "line\($0)\n" }], delay: 0.002)
+        let (loop, driver) = makeLoop(backend, size: Size(width: 40, height: 12))
+        feed(loop, driver, typing("go") + [.enter])
+        let deadline = Date().addingTimeInterval(5)
+        while (loop.state.messages.last?.temperatures.count ?? 0) < 20, Date() < deadline { loop.step(timeoutMilliseconds: 5) }
+        feed(loop, driver, [.ctrlUp, .ctrlUp, .ctrlUp])
+        let top = driver.frames.last?.split(separator: "\n").first.map(String.init)
+        loop.settle()
+        XCTAssertEqual(loop.state.messages.last?.temperatures.count, 60)
+        XCTAssertEqual(driver.frames.last?.split(separator: "\n").first.map(String.init), top)   // same first row
+    }
+
     func testResizeMidReplyRedrawsAtTheNewSize() {
         let backend = FakeBackend(replies: [["a", "b", "c"]], delay: 0.01)
         let (loop, driver) = makeLoop(backend)
