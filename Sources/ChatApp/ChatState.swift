@@ -14,6 +14,8 @@ public enum MessageStatus: String, Sendable, Codable, Equatable {
 public struct CandidateReply: Sendable, Codable, Equatable {
     public var text = ""
     public var temperatures: [Float] = []
+    /// Unicode scalars of `text` after each token (for colouring text by the token's temperature).
+    public var tokenEnds: [Int]? = nil
     /// The base temperature this column was asked for, when columns differ.
     public var requestedTemperature: Float? = nil
     public var finish: StopReason? = nil
@@ -29,6 +31,8 @@ public struct Message: Sendable, Codable, Equatable {
     public var text: String
     /// The temperature each token was sampled at (assistant replies).
     public var temperatures: [Float] = []
+    /// Unicode scalars of `text` after each token (for colouring text by the token's temperature).
+    public var tokenEnds: [Int]? = nil
     public var status: MessageStatus = .complete
     /// Non-empty for a comparison still waiting for one candidate to be kept.
     public var candidates: [CandidateReply] = []
@@ -47,6 +51,15 @@ public enum Mode: Sendable, Equatable {
     case generating
     /// Ctrl-C at idle: a second Ctrl-C (or y) quits, anything else carries on.
     case confirmQuit
+}
+
+/// How the temperature of each token is shown under (or on) a reply.
+public enum TemperatureView: String, Sendable, CaseIterable {
+    case off
+    /// One block character per token under the reply, height and colour by temperature.
+    case sparkline
+    /// The reply's text coloured by the temperature each of its tokens was sampled at.
+    case colour
 }
 
 public enum Overlay: Sendable, Equatable {
@@ -76,7 +89,11 @@ public struct ChatState: Sendable {
     public var overlay = Overlay.none
     /// Transcript lines scrolled up from the bottom (0 follows the newest text).
     public var scrollBack = 0
-    public var showTemperatures = false
+    public var temperatureView = TemperatureView.off
+    public var showTemperatures: Bool {
+        get { temperatureView != .off }
+        set { temperatureView = newValue ? .sparkline : .off }
+    }
     public var notice: String? = nil
     public var contextUsed = 0
     public var tokensPerSecond: Double = 0

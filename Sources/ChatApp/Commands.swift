@@ -44,7 +44,7 @@ public enum Commands {
         ("/sessions", "list past sessions"),
         ("/clear", "start a new conversation"),
         ("/regen  /edit", "write the last reply again / edit the last message"),
-        ("/temps  /sampling", "toggle token temperatures / the sampling panel"),
+        ("/temps  /sampling", "cycle token temperatures / toggle the sampling panel"),
         ("/quit", "leave"),
     ]
 

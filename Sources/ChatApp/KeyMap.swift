@@ -36,7 +36,7 @@ public enum KeyMap {
         Binding([.alt("="), .alt("+"), .f(8)], .temperatureUp, "temperature +0.05 (also mid-reply)"),
         Binding([.alt("-"), .f(7)], .temperatureDown, "temperature -0.05 (also mid-reply)"),
         Binding([.f(2), .alt("s")], .toggleSampling, "sampling panel (Up/Down pick, Left/Right change)"),
-        Binding([.f(3), .alt("t")], .toggleTemperatures, "show the temperature of every token"),
+        Binding([.f(3), .alt("t")], .toggleTemperatures, "token temperatures: sparkline, coloured text, off"),
         Binding([.f(4), .alt("c")], .compare, "compare: write N replies to the last message"),
         Binding([.tab], .nextCandidate, "next compared reply"),
         Binding([.backTab], .previousCandidate, "previous compared reply"),

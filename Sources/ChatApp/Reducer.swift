@@ -155,7 +155,9 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
         state.overlay = state.overlay == .none ? .sampling(selected: 0) : .none
         return .redraw
     case .toggleTemperatures:
-        state.showTemperatures.toggle()
+        let all = TemperatureView.allCases
+        state.temperatureView = all[((all.firstIndex(of: state.temperatureView) ?? 0) + 1) % all.count]
+        state.notice = "token temperatures: \(state.temperatureView.rawValue)"
         return .redraw
     case .toggleHelp:
         if case .help = state.overlay { state.overlay = .none } else { state.overlay = .help(offset: 0) }
@@ -283,6 +285,7 @@ private func keep(_ state: inout ChatState, _ index: Int?) -> Reaction {
     }
     state.messages[i].text = candidates[k].text
     state.messages[i].temperatures = candidates[k].temperatures
+    state.messages[i].tokenEnds = candidates[k].tokenEnds
     state.messages[i].candidates = []
     state.messages[i].status = candidates[k].finish == .cancelled ? .stopped : .complete
     state.notice = "kept reply \(k + 1)"
@@ -350,10 +353,13 @@ private func handleBackend(_ state: inout ChatState, _ event: BackendEvent, now:
             guard candidate >= 0, candidate < state.messages[i].candidates.count else { return [] }
             state.messages[i].candidates[candidate].text += text
             state.messages[i].candidates[candidate].temperatures.append(temperature)
+            state.messages[i].candidates[candidate].tokenEnds =
+                (state.messages[i].candidates[candidate].tokenEnds ?? []) + [state.messages[i].candidates[candidate].text.unicodeScalars.count]
         } else {
             guard candidate == 0 else { return [] }
             state.messages[i].text += text
             state.messages[i].temperatures.append(temperature)
+            state.messages[i].tokenEnds = (state.messages[i].tokenEnds ?? []) + [state.messages[i].text.unicodeScalars.count]
         }
         if candidate == 0 { state.contextUsed += 1 }
         state.generatedTokens += 1

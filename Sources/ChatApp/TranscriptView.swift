@@ -59,11 +59,12 @@ enum TranscriptView {
                     let text = x + CharWidth.of(long) <= width ? long : "· \(m.candidates.count) replies"
                     label.append(Span(x: x, text: text, element: .systemText))
                     out.append(Line(label))
-                    out += comparison(m, selected: state.selectedCandidate, width: width, showTemps: state.showTemperatures)
+                    out += comparison(m, selected: state.selectedCandidate, width: width, view: state.temperatureView)
                 } else {
                     out.append(Line(label))
-                    out += wrapped(m.text, x: indent, width: body, .assistantText)
-                    if state.showTemperatures, !m.temperatures.isEmpty {
+                    out += reply(m.text, temperatures: m.temperatures, ends: m.tokenEnds, x: indent, width: body,
+                                 colour: state.temperatureView == .colour)
+                    if state.temperatureView == .sparkline, !m.temperatures.isEmpty {
                         out += sparkline(m.temperatures, x: indent, width: body)
                     }
                 }
@@ -80,6 +81,46 @@ enum TranscriptView {
 
     static func wrapped(_ text: String, x: Int, width: Int, _ element: Element) -> [Line] {
         TextWrap.wrap(Sanitizer.clean(text), width: width).map { Line(x: x, $0, element) }
+    }
+
+    /// A reply's text, wrapped; with `colour`, each character styled by the temperature of the token
+    /// it came from (followed through the sanitiser's removals by `cleanMapped`'s origins).
+    static func reply(_ text: String, temperatures: [Float], ends: [Int]?, x: Int, width: Int, colour: Bool) -> [Line] {
+        guard colour, let ends, !ends.isEmpty, ends.count == temperatures.count else {
+            return wrapped(text, x: x, width: width, .assistantText)
+        }
+        let (clean, origins) = Sanitizer.cleanMapped(text)
+        let chars = Array(clean)
+        var bands: [Element] = []
+        bands.reserveCapacity(chars.count)
+        var scalar = 0
+        for c in chars {
+            let origin = origins[scalar]
+            // The first token whose end lies past this scalar produced it (binary search).
+            var lo = 0, hi = ends.count - 1
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if ends[mid] > origin { hi = mid } else { lo = mid + 1 }
+            }
+            bands.append(band(temperatures[lo]))
+            scalar += c.unicodeScalars.count
+        }
+        return TextWrap.lines(chars, width: width).map { line in
+            var end = line.end
+            while end > line.start, chars[end - 1] == " " { end -= 1 }
+            var spans: [Span] = []
+            var col = x
+            var k = line.start
+            while k < end {
+                var j = k
+                while j < end, bands[j] == bands[k] { j += 1 }
+                let piece = String(chars[k..<j])
+                spans.append(Span(x: col, text: piece, element: bands[k]))
+                col += CharWidth.of(piece)
+                k = j
+            }
+            return Line(spans)
+        }
     }
 
     /// Temperatures as one block character per token, height by value (0 to 2) and colour by band.
@@ -124,7 +165,8 @@ enum TranscriptView {
         return h
     }
 
-    static func comparison(_ m: Message, selected: Int, width: Int, showTemps: Bool) -> [Line] {
+    static func comparison(_ m: Message, selected: Int, width: Int, view: TemperatureView) -> [Line] {
+        let showTemps = view == .sparkline, colour = view == .colour
         let n = m.candidates.count
         let columns = Rect(x: 0, y: 0, width: width, height: 1).columns(n, gap: 2)
         var out: [Line] = []
@@ -135,7 +177,7 @@ enum TranscriptView {
             var sparks: [[Line]] = []
             for (i, (c, r)) in zip(m.candidates, columns).enumerated() {
                 head.spans.append(Span(x: r.x, text: header(c, i), element: i == selected ? .columnSelected : .columnHeader))
-                bodies.append(wrapped(c.text, x: r.x, width: r.width, .assistantText))
+                bodies.append(reply(c.text, temperatures: c.temperatures, ends: c.tokenEnds, x: r.x, width: r.width, colour: colour))
                 sparks.append(showTemps && !c.temperatures.isEmpty ? Array(sparkline(c.temperatures, x: r.x, width: r.width).dropLast()) : [])
             }
             out.append(head)
@@ -152,7 +194,7 @@ enum TranscriptView {
             }
             out.append(head)
             let c = m.candidates[min(max(0, selected), n - 1)]
-            out += wrapped(c.text, x: indent, width: max(1, width - indent), .assistantText)
+            out += reply(c.text, temperatures: c.temperatures, ends: c.tokenEnds, x: indent, width: max(1, width - indent), colour: colour)
             if showTemps, !c.temperatures.isEmpty { out += sparkline(c.temperatures, x: indent, width: max(1, width - indent)) }
         }
         let d = Diversity.measure(m.candidates.map(\.text))

@@ -7,12 +7,24 @@ public enum Sanitizer {
     /// than newline, C1 controls, DEL and bidirectional overrides. Tabs become `tabWidth` spaces,
     /// CR LF and lone CR become LF. With `singleLine`, newlines become spaces too (file names, titles).
     public static func clean(_ text: String, tabWidth: Int = 4, singleLine: Bool = false) -> String {
+        cleanMapped(text, tabWidth: tabWidth, singleLine: singleLine).text
+    }
+
+    /// `clean`, also giving for each scalar of the result the index of the input scalar it came from
+    /// (so per-token colours can follow the text through the cleaning).
+    public static func cleanMapped(_ text: String, tabWidth: Int = 4, singleLine: Bool = false) -> (text: String, origins: [Int]) {
         var out = String.UnicodeScalarView()
+        var origins: [Int] = []
         let scalars = Array(text.unicodeScalars)
         var i = 0
+        func emit(_ s: Unicode.Scalar, from index: Int) {
+            out.append(s)
+            origins.append(index)
+        }
         while i < scalars.count {
             let s = scalars[i]
             let v = s.value
+            let at = i
             i += 1
             switch v {
             case 0x1B:
@@ -22,21 +34,21 @@ public enum Sanitizer {
             case 0x9D, 0x90, 0x98, 0x9E, 0x9F:   // C1 OSC, DCS, SOS, PM, APC: strings up to ST
                 i = skipString(scalars, from: i)
             case 0x0A:
-                out.append(singleLine ? " " : "\n")
+                emit(singleLine ? " " : "\n", from: at)
             case 0x0D:
                 if i < scalars.count, scalars[i].value == 0x0A { continue }
-                out.append(singleLine ? " " : "\n")
+                emit(singleLine ? " " : "\n", from: at)
             case 0x09:
-                for _ in 0..<max(1, tabWidth) { out.append(" ") }
+                for _ in 0..<max(1, tabWidth) { emit(" ", from: at) }
             case 0..<0x20, 0x7F, 0x80..<0xA0:
                 continue
             case 0x202A...0x202E, 0x2066...0x2069:
                 continue   // bidi embeddings/overrides/isolates could reorder what is drawn after them
             default:
-                out.append(s)
+                emit(s, from: at)
             }
         }
-        return String(out)
+        return (String(out), origins)
     }
 
     /// Index after an escape sequence whose ESC was just consumed.

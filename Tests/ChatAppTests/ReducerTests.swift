@@ -47,6 +47,22 @@ final class ReducerTests: XCTestCase {
         XCTAssertEqual(s.messages[1].status, .complete)
     }
 
+    func testTokenEndsAndTheTemperatureViewCycle() {
+        var s = makeState()
+        send(&s, typing("hi") + [.enter])
+        _ = reduce(&s, .backend(.token(candidate: 0, text: "ab", temperature: 0.8)), now: 0)
+        _ = reduce(&s, .backend(.token(candidate: 0, text: "", temperature: 0.8)), now: 0)   // mid-character
+        _ = reduce(&s, .backend(.token(candidate: 0, text: "中", temperature: 0.9)), now: 0)
+        XCTAssertEqual(s.messages[1].tokenEnds, [2, 2, 3])
+        XCTAssertEqual(s.temperatureView, .off)
+        send(&s, [.f(3)])
+        XCTAssertEqual(s.temperatureView, .sparkline)
+        send(&s, [.alt("t")])
+        XCTAssertEqual(s.temperatureView, .colour)
+        send(&s, [.f(3)])
+        XCTAssertEqual(s.temperatureView, .off)
+    }
+
     func testEscapeStopsAndKeepsThePartialReplyMarked() {
         var s = makeState()
         send(&s, typing("hi") + [.enter])

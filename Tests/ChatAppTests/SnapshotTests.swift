@@ -122,6 +122,25 @@ final class SnapshotTests: XCTestCase {
         assertSnapshot(frame(s, 40, 12), named: "temperatures-40x12")
     }
 
+    func testColourModeStylesEachCharacterByItsToken() {
+        var s = makeState()
+        s.messages = [Message(role: .user, text: "hi"), Message(role: .assistant, text: "")]
+        s.mode = .generating
+        // Three tokens: "cold " at 0.2, an escape sequence plus "warm " at 1.0, "hot" at 1.6.
+        for (text, t) in [("cold ", Float(0.2)), ("\u{1B}[31mwarm ", 1.0), ("hot", 1.6)] {
+            _ = reduce(&s, .backend(.token(candidate: 0, text: text, temperature: t)), now: 0)
+        }
+        s.temperatureView = .colour
+        let f = ChatView.render(s, size: Size(width: 40, height: 12), theme: .builtinDark)
+        let row = (0..<12).first { f.canvas.rowText($0).hasPrefix("  cold") } ?? -1
+        XCTAssertEqual(f.canvas.rowText(row).trimmingCharacters(in: .whitespaces), "cold warm hot")
+        let theme = Theme.builtinDark
+        XCTAssertEqual(f.canvas[2, row].style, theme[.tempCold])    // c
+        XCTAssertEqual(f.canvas[7, row].style, theme[.tempWarm])    // w
+        XCTAssertEqual(f.canvas[12, row].style, theme[.tempHot])    // h
+        XCTAssertEqual(f.canvas[14, row].style, theme[.tempHot])    // t
+    }
+
     func testHelpIsDrawnFromTheKeyMap() {
         var s = makeState()
         s.overlay = .help(offset: 0)

@@ -145,6 +145,13 @@ final class SanitizerTests: XCTestCase {
         XCTAssertEqual(Sanitizer.clean("中文 😀 é"), "中文 😀 é")
     }
 
+    func testCleanMappedGivesEachOutputScalarItsSource() {
+        let (text, origins) = Sanitizer.cleanMapped("a\u{1B}[1mb\tc\r\nd")
+        XCTAssertEqual(text, "ab    c\nd")
+        // a=0, ESC [ 1 m = 1...4, b=5, tab=6 (four spaces), c=7, CR LF = 8, 9 (the LF is kept), d=10
+        XCTAssertEqual(origins, [0, 5, 6, 6, 6, 6, 7, 9, 10])
+    }
+
     func testUnterminatedSequencesDoNotLeakBytes() {
         XCTAssertEqual(Sanitizer.clean("ok\u{1B}["), "ok")
         XCTAssertEqual(Sanitizer.clean("ok\u{1B}]0;never ends"), "ok")
