@@ -3,6 +3,7 @@
 #define SQUINT_CKERNELS_COMMON_H
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "CKernels.h"
 

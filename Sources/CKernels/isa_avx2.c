@@ -20,6 +20,13 @@
 #define VSUB(a, b) _mm256_sub_ps((a), (b))
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
 #define VDIV(a, b) _mm256_div_ps((a), (b))
+#define VLOAD_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
+#define VLOAD_NIB(p, sh)                                                                                   \
+    _mm256_cvtepi32_ps(_mm256_sub_epi32(                                                                   \
+        _mm256_and_si256(_mm256_srli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))), (sh)), \
+                         _mm256_set1_epi32(15)),                                                           \
+        _mm256_set1_epi32(8)))
+#define SQ_F16S(h) _cvtsh_ss((unsigned short)(h))
 #define VREDUCE_ADD(v) sq_hsum_avx2(v)
 #define VEXP(v) sq_exp_avx2(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx2((a), (b), (c), (d), (out))

@@ -21,6 +21,13 @@
 #define VSUB(a, b) _mm512_sub_ps((a), (b))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VDIV(a, b) _mm512_div_ps((a), (b))
+#define VLOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define VLOAD_NIB(p, sh)                                                                                   \
+    _mm512_cvtepi32_ps(_mm512_sub_epi32(                                                                   \
+        _mm512_and_si512(_mm512_srli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))), (sh)), \
+                         _mm512_set1_epi32(15)),                                                           \
+        _mm512_set1_epi32(8)))
+#define SQ_F16S(h) _cvtsh_ss((unsigned short)(h))
 #define VREDUCE_ADD(v) _mm512_reduce_add_ps(v)
 #define VEXP(v) sq_exp_avx512(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx512((a), (b), (c), (d), (out))
