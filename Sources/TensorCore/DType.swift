@@ -51,6 +51,11 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
 
     public var isQuantized: Bool { blockSize > 1 }
 
+    /// The plain float types (what safetensors stores, what norms and `OwnedBuffer.tensor` take).
+    public static let floatTypes: [DType] = [.f32, .f16, .bf16]
+    /// The block-quantized types (GGUF).
+    public static let quantizedTypes: [DType] = allCases.filter(\.isQuantized)
+
     /// Bytes per element of the plain float types. For quantized types this is the bytes per *block*
     /// (there is no whole number of bytes per element): size storage with `byteCount(elements:)`.
     public var size: Int { blockBytes }

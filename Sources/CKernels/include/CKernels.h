@@ -50,6 +50,7 @@ void sq_matmul(int dtype, const void *W, const float *X, float *Y,
                int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
 /// y = x / sqrt(mean(x^2) + eps) * (w + w_offset) over one row of n; w may be NULL (no weight).
+/// Norm weights (here and in sq_layernorm) are F32, F16 or BF16: GGUF stores norms as F32.
 /// w_offset is 0 for Llama/Qwen-style norms and 1 for Gemma-style `(1 + weight)` norms.
 /// y may equal x.
 void sq_rmsnorm(const float *x, int dtype, const void *w, float w_offset, float *y, int64_t n, float eps);
