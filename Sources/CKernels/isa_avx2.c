@@ -21,12 +21,18 @@
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
 #define VDIV(a, b) _mm256_div_ps((a), (b))
 #define VLOAD_I8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
-#define VLOAD_NIB(p, sh)                                                                                   \
-    _mm256_cvtepi32_ps(_mm256_sub_epi32(                                                                   \
-        _mm256_and_si256(_mm256_srli_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p))), (sh)), \
-                         _mm256_set1_epi32(15)),                                                           \
-        _mm256_set1_epi32(8)))
 #define SQ_F16S(h) _cvtsh_ss((unsigned short)(h))
+#define vi __m256i
+#define VI_LOAD_U8(p) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
+#define VI_SET1(i) _mm256_set1_epi32(i)
+#define VI_IOTA() _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+#define VI_ADD(a, b) _mm256_add_epi32((a), (b))
+#define VI_SRL(v, n) _mm256_srli_epi32((v), (n))
+#define VI_SLL(v, n) _mm256_slli_epi32((v), (n))
+#define VI_SRLV(v, n) _mm256_srlv_epi32((v), (n))
+#define VI_AND(v, m) _mm256_and_si256((v), _mm256_set1_epi32(m))
+#define VI_OR(a, b) _mm256_or_si256((a), (b))
+#define VI_TO_F(v) _mm256_cvtepi32_ps(v)
 #define VREDUCE_ADD(v) sq_hsum_avx2(v)
 #define VEXP(v) sq_exp_avx2(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx2((a), (b), (c), (d), (out))

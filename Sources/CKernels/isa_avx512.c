@@ -22,12 +22,18 @@
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VDIV(a, b) _mm512_div_ps((a), (b))
 #define VLOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
-#define VLOAD_NIB(p, sh)                                                                                   \
-    _mm512_cvtepi32_ps(_mm512_sub_epi32(                                                                   \
-        _mm512_and_si512(_mm512_srli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p))), (sh)), \
-                         _mm512_set1_epi32(15)),                                                           \
-        _mm512_set1_epi32(8)))
 #define SQ_F16S(h) _cvtsh_ss((unsigned short)(h))
+#define vi __m512i
+#define VI_LOAD_U8(p) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p)))
+#define VI_SET1(i) _mm512_set1_epi32(i)
+#define VI_IOTA() _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#define VI_ADD(a, b) _mm512_add_epi32((a), (b))
+#define VI_SRL(v, n) _mm512_srli_epi32((v), (n))
+#define VI_SLL(v, n) _mm512_slli_epi32((v), (n))
+#define VI_SRLV(v, n) _mm512_srlv_epi32((v), (n))
+#define VI_AND(v, m) _mm512_and_si512((v), _mm512_set1_epi32(m))
+#define VI_OR(a, b) _mm512_or_si512((a), (b))
+#define VI_TO_F(v) _mm512_cvtepi32_ps(v)
 #define VREDUCE_ADD(v) _mm512_reduce_add_ps(v)
 #define VEXP(v) sq_exp_avx512(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx512((a), (b), (c), (d), (out))

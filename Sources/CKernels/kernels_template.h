@@ -8,8 +8,10 @@
 //   VFMA(a, b, c) = a*b + c   VADD VSUB VMUL VDIV           VREDUCE_ADD(v) -> float
 //   VREDUCE4(a, b, c, d, out) out[0..3] = the sums of a, b, c, d
 //   VEXP(v)         accurate e^v (<= ~2 ulp)
-//   VLOAD_I8(p)     VW int8 -> vf                            VLOAD_NIB(p, sh): VW bytes, ((b >> sh) & 15) - 8 -> vf
+//   VLOAD_I8(p)     VW int8 -> vf
 //   SQ_F16S(h)      one f16 bit pattern -> float
+//   vi              vector of VW int32: VI_LOAD_U8(p) (VW bytes, zero-extended) VI_SET1 VI_IOTA() (0..VW-1)
+//                   VI_ADD VI_SRL(v, n) VI_SLL(v, n) VI_SRLV(v, counts) VI_AND(v, int) VI_OR VI_TO_F(v) -> vf
 
 // MARK: - Matmul
 

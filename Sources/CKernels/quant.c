@@ -12,8 +12,7 @@
 #define SQ_ROUNDED(v) __asm__("" : "+w"(v))
 #endif
 
-SQ_ALWAYS_INLINE uint16_t sq_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-SQ_ALWAYS_INLINE float sq_rdf16(const uint8_t *p) { return sq_f16_to_f32(sq_rd16(p)); }
+SQ_ALWAYS_INLINE float sq_rdf16(const uint8_t *p) { return sq_f16_to_f32(sq_le16(p)); }
 
 // d * q + m with the product rounded to f32 before the add (numpy's two operations).
 SQ_ALWAYS_INLINE float sq_mul_add(float d, float q, float m) {
@@ -52,15 +51,11 @@ static void sq_deq_q4_1(const uint8_t *b, float *y) {
     }
 }
 
-SQ_ALWAYS_INLINE uint32_t sq_rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
 // Element j's fifth bit is bit j of the little-endian u32 qh; its low four bits are the low nibble of
 // qs[j] for j < 16 and the high nibble of qs[j - 16] otherwise.
 static void sq_deq_q5_0(const uint8_t *b, float *y) {
     const float d = sq_rdf16(b);
-    const uint32_t qh = sq_rd32(b + 2);
+    const uint32_t qh = sq_le32(b + 2);
     const uint8_t *qs = b + 6;
     for (int j = 0; j < 16; j++) {
         const int lo = (qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
@@ -72,26 +67,13 @@ static void sq_deq_q5_0(const uint8_t *b, float *y) {
 
 static void sq_deq_q5_1(const uint8_t *b, float *y) {
     const float d = sq_rdf16(b), m = sq_rdf16(b + 2);
-    const uint32_t qh = sq_rd32(b + 4);
+    const uint32_t qh = sq_le32(b + 4);
     const uint8_t *qs = b + 8;
     for (int j = 0; j < 16; j++) {
         const int lo = (qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
         const int hi = (qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
         y[j] = sq_mul_add(d, (float)lo, m);
         y[j + 16] = sq_mul_add(d, (float)hi, m);
-    }
-}
-
-// The 6-bit scale and min of sub-block s (0..7) of a Q4_K/Q5_K super-block, from its 12 packed bytes:
-// bytes 0-3 hold scales 0-3 (low 6 bits) and the top 2 bits of scales 4-7, bytes 4-7 the same for mins,
-// bytes 8-11 the low 4 bits of scale 4+i (low nibble) and min 4+i (high nibble).
-SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
-    if (j < 4) {
-        *sc = s[j] & 0x3F;
-        *mn = s[j + 4] & 0x3F;
-    } else {
-        *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
-        *mn = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
     }
 }
 
@@ -147,8 +129,8 @@ void sq_dequantize_row(int dt, const void *src, float *dst, int64_t n) {
     const uint8_t *b = (const uint8_t *)src;
     switch (dt) {
     case SQ_F32: memcpy(dst, src, (size_t)n * 4); return;
-    case SQ_F16: for (int64_t i = 0; i < n; i++) dst[i] = sq_f16_to_f32(sq_rd16(b + 2 * i)); return;
-    case SQ_BF16: for (int64_t i = 0; i < n; i++) dst[i] = sq_bf16_to_f32(sq_rd16(b + 2 * i)); return;
+    case SQ_F16: for (int64_t i = 0; i < n; i++) dst[i] = sq_f16_to_f32(sq_le16(b + 2 * i)); return;
+    case SQ_BF16: for (int64_t i = 0; i < n; i++) dst[i] = sq_bf16_to_f32(sq_le16(b + 2 * i)); return;
     default: break;
     }
     const int64_t bs = sq_block_size(dt), bb = sq_block_bytes(dt);
