@@ -182,6 +182,16 @@ public final class GGUFFile: @unchecked Sendable {
         return TensorView(name: name, dtype: dtype, shape: info.shape, data: try start(of: info), owner: mapping)
     }
 
+    /// Views of every tensor Squint computes with, by name, and the names and types of the others
+    /// (as `SafetensorsFile.tensors` / `.unsupported`), for building a weight store.
+    public func views() -> (tensors: [String: TensorView], unsupported: [String: String]) {
+        var views: [String: TensorView] = [:], unsupported: [String: String] = [:]
+        for (name, info) in tensors {
+            if let view = try? tensor(name) { views[name] = view } else { unsupported[name] = info.type.name }
+        }
+        return (views, unsupported)
+    }
+
     /// The stored bytes of any tensor (quantized blocks as they are), inside the mapping.
     public func rawData(_ name: String) throws -> UnsafeRawBufferPointer {
         let info = try info(name)

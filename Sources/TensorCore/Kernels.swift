@@ -92,6 +92,7 @@ public enum Kernels {
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
+        precondition(cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(cols) are not whole blocks")
         let code = w.dtype.kernelCode
         let data = w.data
         if rows * cols * n < serialWork {
@@ -110,6 +111,7 @@ public enum Kernels {
                                n: Int, rows: Int = 1, eps: Float, weightOffset: Float = 0,
                                pool: ThreadPool = .shared) {
         if n <= 0 || rows <= 0 { return }
+        precondition(weight.map { !$0.dtype.isQuantized } ?? true, "norm weights must be F32, F16 or BF16")
         let code = weight?.dtype.kernelCode ?? 0
         let w = weight?.data
         let one = { (r: Int) in
@@ -128,6 +130,7 @@ public enum Kernels {
                                  out: UnsafeMutablePointer<Float>, n: Int, rows: Int = 1, eps: Float,
                                  pool: ThreadPool = .shared) {
         if n <= 0 || rows <= 0 { return }
+        precondition(![weight, bias].contains { $0?.dtype.isQuantized ?? false }, "norm weights must be F32, F16 or BF16")
         if let weight, let bias, weight.dtype != bias.dtype {
             // The kernel takes one dtype for both: widen both rows to f32 first (rare; stack scratch).
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in

@@ -131,6 +131,10 @@ final class GGUFTests: XCTestCase {
             guard case let .unsupportedDType(path, tensor, dtype) = e as? ModelFormatError else { return XCTFail("\(e)") }
             XCTAssertEqual([path, tensor, dtype], [file.path, "t.Q2_K", "Q2_K"])
         }
+        let (views, unsupported) = file.views()
+        XCTAssertEqual(unsupported, ["t.Q2_K": "Q2_K"])
+        XCTAssertEqual(views.count, file.tensors.count - 1)
+        XCTAssertEqual(views["t.Q5_K"]?.dtype, .q5_K)
         XCTAssertEqual(GGMLType.known(12)?.dtype, .q4_K)
         XCTAssertNil(GGMLType.known(4), "type 4 was removed from ggml")
     }
