@@ -11,11 +11,12 @@
 // the exact (gguf-py identical) sq_dequantize_row value by an ulp; the matmul tests bound the result.
 
 // One block's values as VW-wide vectors, in element order: stored to y (store = 1), or FMA'd with x
-// into *acc (store = 0). `store` is a constant after inlining.
+// into acc[0] and acc[1] by alternate vectors (store = 0; two chains hide the FMA latency). `store` is a
+// constant after inlining.
 #define SQ_EMIT(e, w)                                                      \
     do {                                                                   \
         if (store) VSTOREU(y + (e), (w));                                  \
-        else *acc = VFMA((w), VLOADU(x + (e)), *acc);                      \
+        else acc[((e) / VW) & 1] = VFMA((w), VLOADU(x + (e)), acc[((e) / VW) & 1]); \
     } while (0)
 
 SQ_ALWAYS_INLINE void SQ_FN(gen_q8_0)(const uint8_t *b, const float *x, float *y, vf *acc, const int store) {
@@ -71,6 +72,8 @@ SQ_ALWAYS_INLINE void SQ_FN(gen_qk)(const uint8_t *b, const float *x, float *y, 
                                    const int five) {
     const float d = SQ_F16S(sq_le16(b)), dmin = SQ_F16S(sq_le16(b + 2));
     const uint8_t *scales = b + 4, *qh = b + 16, *qs = b + (five ? 48 : 16);
+    // Fully unrolled: every shift count becomes an immediate.
+#pragma clang loop unroll(full)
     for (int s = 0; s < 8; s++) {
         int sc, mn;
         sq_k_scale_min(scales, s, &sc, &mn);
@@ -91,6 +94,7 @@ SQ_ALWAYS_INLINE void SQ_FN(gen_q6_K)(const uint8_t *b, const float *x, float *y
     const int8_t *scales = (const int8_t *)(b + 192);
     const float d = SQ_F16S(sq_le16(b + 208));
     const vf off = VSET1(-32.0f);
+#pragma clang loop unroll(full)
     for (int c = 0; c < 8; c++) {
         const int g = c >> 2, k = c & 3;
         const uint8_t *ql = b + 64 * g + 32 * (k & 1), *qh = b + 128 + 32 * g;
@@ -169,17 +173,17 @@ SQ_ALWAYS_INLINE float SQ_FN(dot_q4_0)(const uint8_t *w, const float *x, int64_t
     return VREDUCE_ADD(VADD(acc0, acc1));
 }
 
-// Any other block type, two independent accumulators over alternate blocks.
+// Any other block type: four accumulator chains (two per block, alternate blocks).
 SQ_ALWAYS_INLINE float SQ_FN(dot_gen)(const int dt, const uint8_t *w, const float *x, int64_t nb, int64_t bs,
                                      int64_t bb) {
-    vf acc0 = VZERO(), acc1 = VZERO();
+    vf acc0[2] = {VZERO(), VZERO()}, acc1[2] = {VZERO(), VZERO()};
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
-        SQ_FN(gen)(dt, w + b * bb, x + b * bs, NULL, &acc0, 0);
-        SQ_FN(gen)(dt, w + (b + 1) * bb, x + (b + 1) * bs, NULL, &acc1, 0);
+        SQ_FN(gen)(dt, w + b * bb, x + b * bs, NULL, acc0, 0);
+        SQ_FN(gen)(dt, w + (b + 1) * bb, x + (b + 1) * bs, NULL, acc1, 0);
     }
-    if (b < nb) SQ_FN(gen)(dt, w + b * bb, x + b * bs, NULL, &acc0, 0);
-    return VREDUCE_ADD(VADD(acc0, acc1));
+    if (b < nb) SQ_FN(gen)(dt, w + b * bb, x + b * bs, NULL, acc0, 0);
+    return VREDUCE_ADD(VADD(VADD(acc0[0], acc0[1]), VADD(acc1[0], acc1[1])));
 }
 
 // Rows [r0, r1), every token, each dot product straight from the blocks (decode).
