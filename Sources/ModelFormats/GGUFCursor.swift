@@ -26,11 +26,21 @@ struct GGUFCursor {
     mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try scalar(UInt32.self, what()) }
     mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try scalar(UInt64.self, what()) }
 
+    /// Most items one count may announce (tensors, keys, array elements; not string bytes). Real files
+    /// stay far below it (vocabularies and merge lists have a few hundred thousand entries); it keeps a
+    /// corrupt count inside a large file from reserving gigabytes.
+    static let maxItems: UInt64 = 1 << 24
+
     /// A u64 count or size, which must fit in what is left of the file when each item takes at least
     /// `minItemBytes` bytes: an absurd count is rejected before anything is allocated for it.
-    mutating func count(_ what: @autoclosure () -> String, minItemBytes: Int) throws -> Int {
+    /// `limit` caps item counts (nil for byte lengths).
+    mutating func count(_ what: @autoclosure () -> String, minItemBytes: Int, limit: UInt64? = maxItems) throws -> Int {
         let start = offset
         let n = try u64(what())
+        if let limit, n > limit {
+            throw ModelFormatError.ggufInvalid(path: path, context: what(),
+                                               reason: "count \(n) at offset \(start) exceeds the reader's limit of \(limit)")
+        }
         let per = UInt64(max(minItemBytes, 1))
         guard n <= UInt64(remaining) / per else {
             // A count the whole file could hold means the file was cut short; anything larger is garbage.
@@ -48,7 +58,7 @@ struct GGUFCursor {
     /// A GGUF string: u64 byte length, then UTF-8 bytes (not NUL-terminated). Invalid UTF-8 is repaired
     /// with U+FFFD rather than rejected, as tokenizer vocabularies may hold partial byte sequences.
     mutating func string(_ what: @autoclosure () -> String) throws -> String {
-        let n = try count(what(), minItemBytes: 1)
+        let n = try count(what(), minItemBytes: 1, limit: nil)
         let s = String(decoding: UnsafeRawBufferPointer(start: base + offset, count: n), as: UTF8.self)
         offset += n
         return s
@@ -95,7 +105,7 @@ struct GGUFCursor {
             }
             let n = try count("array length of '\(key)'", minItemBytes: minBytes)
             var items: [GGUFValue] = []
-            items.reserveCapacity(n)
+            items.reserveCapacity(min(n, 1 << 16))
             for _ in 0..<n { items.append(try value(elementType, key: key, depth: depth + 1)) }
             return .array(elementType, items)
         }

@@ -66,7 +66,7 @@ public final class GGUFFile: @unchecked Sendable {
 
         var metadata: [String: GGUFValue] = [:]
         var keys: [String] = []
-        keys.reserveCapacity(kvCount)
+        keys.reserveCapacity(min(kvCount, 1 << 12))
         for i in 0..<kvCount {
             let key = try cur.string("key \(i) of \(kvCount)")
             let type = try cur.valueType("the value type of '\(key)'", key: key)
@@ -87,7 +87,7 @@ public final class GGUFFile: @unchecked Sendable {
         }
 
         var raw: [(name: String, dims: [Int], type: GGMLType, offset: UInt64)] = []
-        raw.reserveCapacity(tensorCount)
+        raw.reserveCapacity(min(tensorCount, 1 << 12))
         for i in 0..<tensorCount {
             let name = try cur.string("the name of tensor \(i) of \(tensorCount)")
             let nDims = try cur.u32("the dimension count of tensor '\(name)'")
