@@ -158,9 +158,10 @@ public final class GGUFFile: @unchecked Sendable {
                                                       reason: "data offset \(offset) is not a multiple of the alignment \(alignment)")
         }
         guard offset <= UInt64(dataSize), bytes <= dataSize - Int(offset) else {
-            let start = offset > UInt64(Int.max / 2) ? Int.max / 2 : Int(offset)
+            // An offset too large for an Int (a corrupt field, not a short file) is reported as it stands.
+            let start = offset < UInt64(1 << 60) ? Int(offset) : -1
             throw ModelFormatError.tensorOutOfBounds(path: path, tensor: name, start: start,
-                                                     end: start + bytes, dataSize: dataSize)
+                                                     end: start < 0 ? -1 : start + bytes, dataSize: dataSize)
         }
         return GGUFTensorInfo(name: name, dims: dims, type: type, offset: Int(offset), byteCount: bytes)
     }

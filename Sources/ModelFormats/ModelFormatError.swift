@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// Everything that can be wrong with a weights file or a model directory's index. Each case names the
@@ -37,6 +38,8 @@ public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
             "\(path): invalid safetensors header: \(reason)"
         case let .invalidTensorEntry(path, tensor, reason):
             "\(path): tensor '\(tensor)': \(reason)"
+        case let .tensorOutOfBounds(path, tensor, start, _, dataSize) where start < 0:
+            "\(path): tensor '\(tensor)' has a data offset far beyond the data section of \(dataSize) bytes (corrupt header)"
         case let .tensorOutOfBounds(path, tensor, start, end, dataSize):
             "\(path): tensor '\(tensor)' spans bytes \(start)..<\(end) but the data section has \(dataSize) bytes (truncated file?)"
         case let .sizeMismatch(path, tensor, shape, dtype, expected, actual):
@@ -52,7 +55,7 @@ public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
         case let .noWeights(dir):
             "\(dir): no *.safetensors files found"
         case let .ggufBadMagic(path, found):
-            "\(path): not a GGUF file (starts with bytes \(found.map { String($0, radix: 16) }), expected 47 47 55 46 \"GGUF\")"
+            "\(path): not a GGUF file (starts with bytes \(found.map { String(format: "%02x", $0) }.joined(separator: " ")), expected 47 47 55 46 \"GGUF\")"
         case let .ggufUnsupportedVersion(path, version):
             "\(path): GGUF version \(version) is not supported (only 2 and 3\(version > 0xFFFF ? "; a big-endian file?" : ""))"
         case let .ggufTruncated(path, offset, needed, size, reading):
