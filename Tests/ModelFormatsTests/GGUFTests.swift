@@ -135,6 +135,12 @@ final class GGUFTests: XCTestCase {
         XCTAssertEqual(unsupported, ["t.Q2_K": "Q2_K"])
         XCTAssertEqual(views.count, file.tensors.count - 1)
         XCTAssertEqual(views["t.Q5_K"]?.dtype, .q5_K)
+        let store = WeightStore(gguf: file)
+        XCTAssertEqual(try store.tensor("t.Q8_0", shape: [3, 512]).dtype, .q8_0)
+        XCTAssertThrowsError(try store.tensor("t.Q2_K")) { e in
+            guard case .unsupportedDType(file.path, "t.Q2_K", "Q2_K") = e as? ModelFormatError else { return XCTFail("\(e)") }
+        }
+        XCTAssertEqual(store.totalBytes, file.tensors.values.filter { $0.type.dtype != nil }.reduce(0) { $0 + $1.byteCount })
         XCTAssertEqual(GGMLType.known(12)?.dtype, .q4_K)
         XCTAssertNil(GGMLType.known(4), "type 4 was removed from ggml")
     }
