@@ -3,6 +3,7 @@
 #define SQUINT_CKERNELS_COMMON_H
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "CKernels.h"
 
@@ -41,6 +42,26 @@ SQ_ALWAYS_INLINE float sq_load_scalar(int dt, const void *row, int64_t c) {
     if (dt == SQ_F32) return ((const float *)row)[c];
     if (dt == SQ_F16) return sq_f16_to_f32(((const uint16_t *)row)[c]);
     return sq_bf16_to_f32(((const uint16_t *)row)[c]);
+}
+
+/// Little-endian 16/32-bit loads from unaligned block bytes.
+SQ_ALWAYS_INLINE uint16_t sq_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+SQ_ALWAYS_INLINE uint32_t sq_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+
+/// The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block, from its 12 packed bytes:
+/// bytes 0-3 hold scales 0-3 (low 6 bits) and the top 2 bits of scales 4-7, bytes 4-7 the same for mins,
+/// bytes 8-11 the low 4 bits of scale 4+i (low nibble) and min 4+i (high nibble). (gguf-py
+/// Q4_K.get_scale_min, ggml get_scale_min_k4.)
+SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) {
+    if (j < 4) {
+        *sc = s[j] & 0x3F;
+        *mn = s[j + 4] & 0x3F;
+    } else {
+        *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
+        *mn = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
+    }
 }
 
 // Entry points of each ISA variant (defined by including kernels_template.h with SQ_FN set).

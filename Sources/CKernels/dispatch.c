@@ -89,6 +89,10 @@ void sq_add(float *y, const float *a, const float *b, int64_t n) {
 }
 
 void sq_convert_row(int dtype, const void *src, float *dst, int64_t n) {
+    if (dtype > SQ_BF16) {
+        sq_dequantize_row(dtype, src, dst, n);
+        return;
+    }
     switch (sq_get_isa()) {
     case SQ_ISA_AVX512: sq_convert_row_avx512(dtype, src, dst, n); break;
     case SQ_ISA_AVX2: sq_convert_row_avx2(dtype, src, dst, n); break;

@@ -8,6 +8,10 @@
 //   VFMA(a, b, c) = a*b + c   VADD VSUB VMUL VDIV           VREDUCE_ADD(v) -> float
 //   VREDUCE4(a, b, c, d, out) out[0..3] = the sums of a, b, c, d
 //   VEXP(v)         accurate e^v (<= ~2 ulp)
+//   VLOAD_I8(p)     VW int8 -> vf
+//   SQ_F16S(h)      one f16 bit pattern -> float
+//   vi              vector of VW int32: VI_LOAD_U8(p) (VW bytes, zero-extended) VI_SET1 VI_IOTA() (0..VW-1)
+//                   VI_ADD VI_SRL(v, n) VI_SLL(v, n) VI_SRLV(v, counts) VI_AND(v, int) VI_OR VI_TO_F(v) -> vf
 
 // MARK: - Matmul
 
@@ -162,8 +166,14 @@ SQ_ALWAYS_INLINE void SQ_FN(matmul_dt)(const int dt, const void *W, const float 
     }
 }
 
+#include "quant_template.h"
+
 void SQ_FN(sq_matmul)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
                       int64_t r0, int64_t r1) {
+    if (dt > SQ_BF16) {
+        SQ_FN(matmul_quant)(dt, W, X, Y, n, cols, ldy, r0, r1);
+        return;
+    }
     if (n == 1) {
         switch (dt) {
         case SQ_F32: SQ_FN(matvec_dt)(SQ_F32, W, X, Y, cols, r0, r1); return;

@@ -67,7 +67,8 @@ public final class SafetensorsFile: @unchecked Sendable {
                 throw ModelFormatError.tensorOutOfBounds(path: path, tensor: name, start: entry.begin,
                                                          end: entry.end, dataSize: dataSize)
             }
-            guard let dtype = DType(rawValue: entry.dtype) else {
+            // Block-quantized dtypes only come from GGUF; a safetensors dtype string never names one.
+            guard let dtype = DType(rawValue: entry.dtype), !dtype.isQuantized else {
                 unsupported[name] = entry.dtype
                 continue
             }

@@ -43,6 +43,17 @@ public final class WeightStore: @unchecked Sendable {
         self.unsupported = [:]
     }
 
+    /// A store over one GGUF file's tensors, under their GGUF names (`blk.0.attn_q.weight`, ...): the
+    /// caller maps them to a family's names. Tensors of types Squint cannot compute with are an error only
+    /// when asked for, as with safetensors.
+    public init(gguf file: GGUFFile) {
+        self.directory = URL(fileURLWithPath: file.path).deletingLastPathComponent()
+        self.files = []
+        let (views, unsupported) = file.views()
+        self.byName = views
+        self.unsupported = unsupported.mapValues { (file.path, $0) }
+    }
+
     static func readIndex(_ url: URL) throws -> [String] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {

@@ -87,11 +87,12 @@ public enum Kernels {
     // MARK: Kernels
 
     /// y[t, r] = sum_c w[r, c] * x[t, c] for t < n, r < w.rows. x: [n, w.cols]; y: [n, ldy] (ldy defaults
-    /// to w.rows). Rows are split across the pool in chunks aligned to the kernel's row tile.
+    /// to w.rows). Any dtype, quantized included (w.cols a multiple of the block size; see quant_template.h). Rows are split across the pool in chunks aligned to the kernel's row tile.
     public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
+        precondition(cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(cols) are not whole blocks")
         let code = w.dtype.kernelCode
         let data = w.data
         if rows * cols * n < serialWork {
@@ -110,6 +111,7 @@ public enum Kernels {
                                n: Int, rows: Int = 1, eps: Float, weightOffset: Float = 0,
                                pool: ThreadPool = .shared) {
         if n <= 0 || rows <= 0 { return }
+        precondition(weight.map { !$0.dtype.isQuantized } ?? true, "norm weights must be F32, F16 or BF16")
         let code = weight?.dtype.kernelCode ?? 0
         let w = weight?.data
         let one = { (r: Int) in
@@ -128,6 +130,7 @@ public enum Kernels {
                                  out: UnsafeMutablePointer<Float>, n: Int, rows: Int = 1, eps: Float,
                                  pool: ThreadPool = .shared) {
         if n <= 0 || rows <= 0 { return }
+        precondition(![weight, bias].contains { $0?.dtype.isQuantized ?? false }, "norm weights must be F32, F16 or BF16")
         if let weight, let bias, weight.dtype != bias.dtype {
             // The kernel takes one dtype for both: widen both rows to f32 first (rare; stack scratch).
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
@@ -189,10 +192,11 @@ public enum Kernels {
         }
     }
 
-    /// Row `row` of a [rows, cols] tensor widened to f32 into `out` (an embedding lookup).
+    /// Row `row` of a [rows, cols] tensor widened (or dequantized, bit-identical to gguf-py) to f32 into
+    /// `out` (an embedding lookup). Quantized rows are whole blocks (GGUFFile checks cols).
     public static func convertRow(_ t: TensorView, row: Int, into out: UnsafeMutablePointer<Float>) {
         let cols = t.cols
-        sq_convert_row(t.dtype.kernelCode, t.data + row * cols * t.dtype.size, out, Int64(cols))
+        sq_convert_row(t.dtype.kernelCode, t.data + row * t.dtype.byteCount(elements: cols), out, Int64(cols))
     }
 
     /// Attention for nq queries at absolute positions p0 ..< p0+nq (see `AttentionLayout`); heads are

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A read-only view of a tensor's bytes inside storage that outlives it (an mmap'd file or an owned
 /// buffer). Row-major, contiguous. The `owner` reference keeps the storage alive.
 public struct TensorView: @unchecked Sendable {
@@ -16,24 +18,38 @@ public struct TensorView: @unchecked Sendable {
     }
 
     public var count: Int { shape.reduce(1, *) }
-    public var byteCount: Int { count * dtype.size }
+    /// Bytes of storage (whole blocks for quantized dtypes).
+    public var byteCount: Int { dtype.byteCount(elements: count) }
 
     /// Rows and columns when viewed as a matrix (leading dims folded into rows).
     public var rows: Int { shape.count <= 1 ? 1 : shape.dropLast().reduce(1, *) }
     public var cols: Int { shape.last ?? 1 }
 
     /// Element `i` widened to Float (slow; for tests and one-off reads).
+    /// For quantized dtypes the element's whole block is dequantized.
     public func element(_ i: Int) -> Float {
         switch dtype {
-        case .f32: data.load(fromByteOffset: i * 4, as: Float.self)
-        case .f16: Half.f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
-        case .bf16: Half.bf16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        case .f32: return data.load(fromByteOffset: i * 4, as: Float.self)
+        case .f16: return Half.f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        case .bf16: return Half.bf16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
+        default:
+            let block = i / dtype.blockSize
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: dtype.blockSize) { out in
+                let p = out.baseAddress.unsafelyUnwrapped
+                sq_convert_row(dtype.kernelCode, data + block * dtype.blockBytes, p, Int64(dtype.blockSize))
+                return p[i % dtype.blockSize]
+            }
         }
     }
 
     /// All elements widened to Float (allocates; for tests, embeddings rows use `row(_:into:)`).
     public func toFloats() -> [Float] {
-        (0..<count).map(element)
+        if !dtype.isQuantized { return (0..<count).map(element) }
+        let n = count
+        return [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+            if let p = buffer.baseAddress, n > 0 { sq_convert_row(dtype.kernelCode, data, p, Int64(n)) }
+            initialized = n
+        }
     }
 
     /// Writes row `r` (of `cols` elements) widened to Float into `out`.
@@ -49,6 +65,8 @@ public struct TensorView: @unchecked Sendable {
         case .bf16:
             let p = data.advanced(by: base * 2).assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { out[i] = Half.bf16ToFloat(p[i]) }
+        default:
+            sq_convert_row(dtype.kernelCode, data + r * dtype.byteCount(elements: n), out, Int64(n))
         }
     }
 }
@@ -67,7 +85,17 @@ public final class OwnedBuffer: @unchecked Sendable {
     deinit { raw.deallocate() }
 
     /// A view over a Float array copied into new storage, stored as `dtype`.
+    /// A view over raw stored bytes of any dtype (quantized blocks included) copied into new storage.
+    public static func tensor(name: String, shape: [Int], dtype: DType, bytes: [UInt8]) -> TensorView {
+        precondition(dtype.byteCount(elements: shape.reduce(1, *)) == bytes.count, "byte count does not match shape")
+        let buffer = OwnedBuffer(byteCount: bytes.count)
+        buffer.raw.copyMemory(from: bytes, byteCount: bytes.count)
+        return TensorView(name: name, dtype: dtype, shape: shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+    }
+
+    /// Plain float dtypes only (quantized tensors come from GGUF files).
     public static func tensor(name: String, shape: [Int], values: [Float], dtype: DType = .f32) -> TensorView {
+        precondition(!dtype.isQuantized, "OwnedBuffer.tensor cannot quantize to \(dtype)")
         precondition(shape.reduce(1, *) == values.count, "shape does not match value count")
         let buffer = OwnedBuffer(byteCount: values.count * dtype.size)
         switch dtype {
@@ -79,6 +107,8 @@ public final class OwnedBuffer: @unchecked Sendable {
         case .bf16:
             let p = buffer.raw.bindMemory(to: UInt16.self, capacity: values.count)
             for i in 0..<values.count { p[i] = Half.floatToBF16(values[i]) }
+        default:
+            break
         }
         return TensorView(name: name, dtype: dtype, shape: shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
     }

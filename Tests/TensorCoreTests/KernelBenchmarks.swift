@@ -44,6 +44,31 @@ final class KernelBenchmarks: XCTestCase {
         print(String(format: "read bandwidth: %.1f GB/s", Bandwidth.measureReadGBps()))
     }
 
+    /// Quantized weights against bf16 of the same shape (decode is bandwidth bound: fewer bytes, faster).
+    func testQuantMatmulThroughput() {
+        var rng = SeededRandom(seed: 3)
+        print("threads \(ThreadPool.shared.threadCount), ISA \(Kernels.activeISA)")
+        for (rows, cols) in [(4864, 1024), (8192, 4096)] {  // K-quant rows are whole 256-blocks
+            for dtype in [DType.bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q5_K, .q6_K] {
+                let w = dtype == .bf16
+                    ? OwnedBuffer.tensor(name: "w", shape: [rows, cols], values: rng.normals(rows * cols), dtype: .bf16)
+                    : QuantMatmulTests.randomBlocks(dtype, rows: rows, cols: cols, rng: &rng)
+                for n in [1, 64] where !(rows == 8192 && n > 1) {
+                    let x = rng.normals(n * cols)
+                    var y = [Float](repeating: 0, count: n * rows)
+                    let t = x.withUnsafeBufferPointer { xp in
+                        y.withUnsafeMutableBufferPointer { yp in
+                            best(n == 1 ? 30 : 3) { Kernels.matmul(w, xp.baseAddress!, yp.baseAddress!, n: n) }
+                        }
+                    }
+                    print(String(format: "matmul %@ [%d x %d] n=%3d: %8.3f ms  %6.1f GFLOP/s  %6.1f GB/s of weights",
+                                 dtype.description, rows, cols, n, t * 1e3, 2.0 * Double(rows * cols * n) / t / 1e9,
+                                 Double(w.byteCount) / t / 1e9))
+                }
+            }
+        }
+    }
+
     func testPoolOverhead() {
         let pool = ThreadPool.shared
         let calls = 20_000

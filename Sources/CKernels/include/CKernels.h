@@ -13,8 +13,21 @@
 extern "C" {
 #endif
 
-/// Weight element types (must match DType.kernelCode in Swift).
-typedef enum { SQ_F32 = 0, SQ_F16 = 1, SQ_BF16 = 2 } sq_dtype;
+/// Weight element types (must match DType.kernelCode in Swift). Codes 3 and up are GGML block formats
+/// (ggml-common.h layouts): a row is a whole number of blocks of sq_block_size elements.
+typedef enum {
+    SQ_F32 = 0, SQ_F16 = 1, SQ_BF16 = 2,
+    SQ_Q8_0 = 3, SQ_Q4_0 = 4, SQ_Q4_1 = 5, SQ_Q5_0 = 6, SQ_Q5_1 = 7,
+    SQ_Q4_K = 8, SQ_Q5_K = 9, SQ_Q6_K = 10,
+} sq_dtype;
+
+/// Elements per block of a dtype (1 for F32/F16/BF16) and bytes per block (the element size for those).
+int64_t sq_block_size(int dtype);
+int64_t sq_block_bytes(int dtype);
+
+/// n elements (a multiple of the block size) of any dtype widened / dequantized to f32, bit-identical
+/// to gguf-py's `gguf.quants.dequantize`. Portable C, no ISA variants.
+void sq_dequantize_row(int dtype, const void *src, float *dst, int64_t n);
 
 /// Instruction-set levels, ordered.
 enum { SQ_ISA_SCALAR = 0, SQ_ISA_AVX2 = 1, SQ_ISA_AVX512 = 2 };
@@ -37,6 +50,7 @@ void sq_matmul(int dtype, const void *W, const float *X, float *Y,
                int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
 /// y = x / sqrt(mean(x^2) + eps) * (w + w_offset) over one row of n; w may be NULL (no weight).
+/// Norm weights (here and in sq_layernorm) are F32, F16 or BF16: GGUF stores norms as F32.
 /// w_offset is 0 for Llama/Qwen-style norms and 1 for Gemma-style `(1 + weight)` norms.
 /// y may equal x.
 void sq_rmsnorm(const float *x, int dtype, const void *w, float w_offset, float *y, int64_t n, float eps);
@@ -60,7 +74,8 @@ void sq_silu_mul(float *gate, const float *up, int64_t n);
 /// y[i] = a[i] + b[i]; y may equal a or b.
 void sq_add(float *y, const float *a, const float *b, int64_t n);
 
-/// dst[i] = src[i] widened to f32 (an embedding row lookup, for instance).
+/// dst[i] = src[i] widened to f32 (an embedding row lookup, for instance). Quantized dtypes: n is a
+/// multiple of the block size and the row is dequantized (sq_dequantize_row).
 void sq_convert_row(int dtype, const void *src, float *dst, int64_t n);
 
 /// Sum of n floats (used to measure read bandwidth).
