@@ -91,7 +91,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     /// Bytes of weights one decode step reads: every layer, the final norm, the output projection and one
     /// embedding row.
     public var bytesPerToken: Int {
-        var total = lmHead.byteCount + finalNorm.byteCount + embedding.cols * embedding.dtype.size
+        var total = lmHead.byteCount + finalNorm.byteCount + embedding.dtype.byteCount(elements: embedding.cols)
         for l in layers {
             for t in [l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up, l.down] { total += t.byteCount }
             for t in [l.qBias, l.kBias, l.vBias, l.oBias, l.gateBias, l.upBias, l.downBias] { total += t?.byteCount ?? 0 }
