@@ -1,0 +1,54 @@
+import Foundation
+import XCTest
+@testable import Inference
+import TestSupport
+
+/// LLaVA-OneVision and SmolVLM through the whole engine: template, placeholder expansion (AnyRes counts,
+/// the multi-image path, SmolVLM's tile layout), tokenization, features scattered in order, decoding.
+final class TiledVisionEngineTests: XCTestCase {
+    static let models = ["llava-ov-v5"]
+    let vl = Fixtures.url("vl")
+
+    private func messages(_ raw: [[String: Any]]) -> (messages: [ChatMessage], images: [String]) {
+        var images: [String] = []
+        let list = raw.map { m -> ChatMessage in
+            let role = m["role"] as! String
+            if let text = m["content"] as? String { return ChatMessage(role: role, text: text) }
+            return ChatMessage(role: role, parts: (m["content"] as! [[String: Any]]).map { part in
+                if part["type"] as? String == "image" {
+                    images.append(vl.appendingPathComponent(part["image"] as! String).path)
+                    return .image
+                }
+                return .text(part["text"] as! String)
+            })
+        }
+        return (list, images)
+    }
+
+    func testEveryCaseMatchesTransformersThroughTheEngine() async throws {
+        for name in Self.models {
+            let engine = try InferenceEngine(directory: vl.appendingPathComponent(name))
+            let ref = try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+            for c in ref["cases"] as! [[String: Any]] {
+                let label = "\(name) \(c["name"]!)"
+                await engine.resetContext()
+                let (list, images) = messages(c["messages"] as! [[String: Any]])
+                XCTAssertEqual(try engine.renderChat(list), c["prompt"] as? String, "\(label) rendering")
+                var r = GenerationRequest(prompt: .chat(list))
+                r.images = images
+                r.sampling.temperature = 0
+                r.maxTokens = (c["greedy_new_ids"] as! [Int]).count
+                r.ignoreEOS = true
+                var prompt: [Int] = [], imageTokens: [Int] = [], tokens: [Int]?
+                for try await event in await engine.generate(r) {
+                    if case let .prompt(ids, _, counts) = event { prompt = ids; imageTokens = counts }
+                    if case let .done(cands, _, _) = event { tokens = cands.first?.tokens }
+                }
+                XCTAssertEqual(prompt, c["input_ids"] as? [Int], "\(label) ids")
+                let counts = (c["images"] as? [[String: Any]] ?? []).map { $0["num_features"] as! Int }
+                XCTAssertEqual(imageTokens, counts, "\(label) image tokens")
+                XCTAssertEqual(tokens, c["greedy_new_ids"] as? [Int], "\(label) greedy")
+            }
+        }
+    }
+}
