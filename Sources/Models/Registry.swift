@@ -36,6 +36,7 @@ public enum ModelRegistry {
         LlamaFamily.self,
         Qwen2VLFamily.self,
         LlavaOneVisionFamily.self,
+        SmolVLMFamily.self,
     ]
 
     public static var supportedModelTypes: [String] { families.flatMap { $0.modelTypes }.sorted() }

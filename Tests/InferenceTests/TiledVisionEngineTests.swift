@@ -6,7 +6,7 @@ import TestSupport
 /// LLaVA-OneVision and SmolVLM through the whole engine: template, placeholder expansion (AnyRes counts,
 /// the multi-image path, SmolVLM's tile layout), tokenization, features scattered in order, decoding.
 final class TiledVisionEngineTests: XCTestCase {
-    static let models = ["llava-ov-v5"]
+    static let models = ["llava-ov-v5", "smolvlm-v5"]
     let vl = Fixtures.url("vl")
 
     private func messages(_ raw: [[String: Any]]) -> (messages: [ChatMessage], images: [String]) {

@@ -9,7 +9,7 @@ import TestSupport
 /// (Tests/Fixtures/vl, see its README). Tolerances: pixel values bit-exact; the features scattered into
 /// the prompt within 1e-4 of their largest magnitude; logits within 1e-3 of the largest reference logit.
 final class TiledVisionLanguageTests: XCTestCase {
-    static let models = ["llava-ov-v5"]
+    static let models = ["llava-ov-v5", "smolvlm-v5"]
     let vl = Fixtures.url("vl")
 
     private func reference(_ name: String) throws -> [String: Any] {
@@ -48,9 +48,12 @@ final class TiledVisionLanguageTests: XCTestCase {
                     s.imagesInPrompt = infos.count
                     XCTAssertEqual(try vision.tokenCount(width: pathInfo.width, height: pathInfo.height, settings: s),
                                    image.tokenCount, "\(label): cost known before preprocessing")
-                    let pixels = try NPYArray(url: dir.appendingPathComponent(info["pixel_values_file"] as! String))
-                    XCTAssertEqual(image.pixels.count, pixels.values.count, "\(label) pixel count \(pixels.shape)")
-                    XCTAssertTrue(image.pixels == pixels.values, "\(label): pixel values must be bit-exact")
+                    // The fixture keeps the uint8 tiles behind pixel_values ([tiles, 3, t, t]; checked there to
+                    // reproduce pixel_values exactly through rescale + normalize with mean = std = 0.5).
+                    let tiles = try Self.uint8NPY(dir.appendingPathComponent(info["pixel_values_file"] as! String))
+                    let reference = Self.normalized(tiles.values)
+                    XCTAssertEqual(image.pixels.count, reference.count, "\(label) pixel count \(tiles.shape)")
+                    XCTAssertTrue(image.pixels == reference, "\(label): pixel values must be bit-exact")
                     let features = try vision.encode(image)
                     let expected = try NPYArray(url: dir.appendingPathComponent(info["features_file"] as! String))
                     XCTAssertEqual(features.count, expected.values.count, "\(label) feature count")
@@ -60,6 +63,28 @@ final class TiledVisionLanguageTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// A C-order `|u1` .npy file.
+    static func uint8NPY(_ url: URL) throws -> (shape: [Int], values: [UInt8]) {
+        let bytes = [UInt8](try Data(contentsOf: url))
+        guard bytes.count > 10, bytes[6] == 1 else { throw NPYArray.Failure.malformed("expected npy 1.x") }
+        let length = Int(bytes[8]) | Int(bytes[9]) << 8
+        let header = String(decoding: bytes[10..<(10 + length)], as: UTF8.self)
+        guard header.contains("'|u1'"), let open = header.range(of: "'shape': ("),
+              let close = header[open.upperBound...].firstIndex(of: ")") else {
+            throw NPYArray.Failure.malformed("expected a uint8 array: \(header)")
+        }
+        let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = Array(bytes[(10 + length)...])
+        guard values.count == shape.reduce(1, *) else { throw NPYArray.Failure.malformed("size") }
+        return (shape, values)
+    }
+
+    /// transformers' rescale (float64 multiply, cast to float32) and normalize (float32) with mean = std = 0.5
+    /// (the same for every channel).
+    static func normalized(_ u8: [UInt8]) -> [Float] {
+        u8.map { v in (Float(Double(v) * (1.0 / 255.0)) - Float(0.5)) / Float(0.5) }
     }
 
     func testPromptIdsLogitsAndGreedyContinuation() throws {
@@ -157,5 +182,58 @@ final class TiledVisionLanguageTests: XCTestCase {
         XCTAssertEqual(prepared.grid, [5, 168, 168, 517, 333])
         XCTAssertEqual(try vision.encode(prepared).count, 144 * model.language.config.hiddenSize)
         XCTAssertThrowsError(try vision.tokenCount(width: 333, height: 517, settings: ImageSettings(maxTiles: 0)))
+    }
+
+    // MARK: SmolVLM geometry
+
+    func testSmolVLMSizesAndPromptLayoutMatchTransformers() throws {
+        let name = "smolvlm-v5"
+        let model = try LoadedModel(directory: vl.appendingPathComponent(name))
+        let vision = try XCTUnwrap(model.vision as? SmolVLMPipeline)
+        for c in try cases(name) {
+            for info in c["images"] as? [[String: Any]] ?? [] {
+                let image = try ImageDecoder.decode(path: vl.appendingPathComponent(info["path"] as! String).path,
+                                                    limits: ImageLimits())
+                let first = SmolVLMSizes.longestEdge(height: image.height, width: image.width, maxLen: 384)
+                XCTAssertEqual([first.height, first.width], info["resized_longest_edge"] as? [Int])
+                let tiled = SmolVLMSizes.wholeTiles(height: first.height, width: first.width, tile: 96)
+                XCTAssertEqual([tiled.height, tiled.width], info["resized_for_tiles"] as? [Int])
+                let prepared = try vision.prepare(rgb: image.pixels, width: image.width, height: image.height,
+                                                  settings: ImageSettings())
+                XCTAssertEqual(prepared.grid, [info["num_tiles"] as! Int, info["rows"] as! Int, info["cols"] as! Int])
+            }
+        }
+        // The layout string, as transformers' `get_image_prompt_string(2, 1, 9, ...)` writes it.
+        let run = String(repeating: "<image>", count: 9)
+        XCTAssertEqual(vision.promptString(rows: 2, cols: 1),
+                       "<fake_token_around_image><row_1_col_1>\(run)\n<fake_token_around_image><row_2_col_1>\(run)\n"
+                       + "\n<fake_token_around_image><global-img>\(run)<fake_token_around_image>")
+        XCTAssertEqual(vision.promptString(rows: 0, cols: 0),
+                       "<fake_token_around_image><global-img>\(run)<fake_token_around_image>")
+    }
+
+    func testBucketedPositionIDsMatchTorch() {
+        // torch.bucketize(clamp(arange(n) * (1 / n), max=1-1e-6), arange(1/n, 1, 1/n), right=True) for a full
+        // n x n grid (transformers' Idefics3VisionEmbeddings), from torch 2.15: not the identity for every n.
+        let torch: [Int: [Int]] = [
+            19: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 11, 13, 14, 15, 16, 17, 18],
+            25: [0, 1, 2, 3, 4, 4, 6, 7, 8, 8, 9, 10, 11, 12, 14, 14, 16, 17, 17, 19, 19, 21, 22, 22, 24],
+            26: Array(0..<26), 32: Array(0..<32), 12: Array(0..<12),
+        ]
+        for (n, axis) in torch {
+            let ids = SigLIPTower.bucketedPositionIDs(rows: n, cols: n, side: n)
+            XCTAssertEqual(ids, axis.flatMap { r in axis.map { r * n + $0 } }, "n = \(n)")
+        }
+    }
+
+    func testSmolVLMBudgetSettings() throws {
+        let model = try LoadedModel(directory: vl.appendingPathComponent("smolvlm-v5"))
+        let vision = try XCTUnwrap(model.vision)
+        // photo.jpg 333 x 517: 4 x 3 tiles + global = 117 tokens by default. Longest edge 192: 192 x 124, then
+        // 192 x 192 for the tiles, 2 x 2 + global = 45 (sizes from transformers' SmolVLMImageProcessorPil with
+        // size.longest_edge 192). No split: the global tile alone, 9.
+        XCTAssertEqual(try vision.tokenCount(width: 333, height: 517, settings: ImageSettings()), 117)
+        XCTAssertEqual(try vision.tokenCount(width: 333, height: 517, settings: ImageSettings(longestEdge: 192)), 45)
+        XCTAssertEqual(try vision.tokenCount(width: 333, height: 517, settings: ImageSettings(splitImages: false)), 9)
     }
 }

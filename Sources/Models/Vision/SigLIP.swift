@@ -117,11 +117,20 @@ final class SigLIPTower: @unchecked Sendable {
     /// the square table (`torch.bucketize(..., right=True)` over boundaries `arange(1/n, 1, 1/n)`).
     /// For a full-size grid this is the identity whenever 1/n is exact; computed as torch does anyway.
     static func bucketedPositionIDs(rows: Int, cols: Int, side n: Int) -> [Int] {
-        // torch.arange(1/n, 1.0, 1/n) in float32: length ceil((end - start) / step) computed in double,
-        // values start + i * step (double) rounded to float.
+        // torch.arange(1/n, 1.0, 1/n) in float32, as torch's CPU arange kernel fills it (checked against
+        // torch 2.15 for n < 400): length ceil((end - start) / step) in double; start and step in double.
+        // Blocks of 16 go through Vectorized<float>::arange in 8-lane halves: each half's base
+        // start + step * i rounded to float, then lane j = float(double(base) + j * step); the tail is scalar,
+        // float(start + step * i). Not the identity for every n (n = 19, 25, ...), so the ids are not either.
         let step = 1.0 / Double(n)
-        let count = Int(((1.0 - step) / step).rounded(.up))
-        let boundaries = (0..<max(count, 0)).map { Float(step + Double($0) * step) }
+        let count = max(Int(((1.0 - step) / step).rounded(.up)), 0)
+        let vectorized = count / 16 * 16
+        let boundaries = (0..<count).map { i -> Float in
+            guard i < vectorized else { return Float(step + step * Double(i)) }
+            let lane = i % 8
+            let base = Float(step + step * Double(i - lane))
+            return Float(Double(base) + Double(lane) * step)
+        }
         func bucket(_ index: Int, of total: Int) -> Int {
             // step_h = 1.0 / nb_patches (float32 tensor division), coords = index * step (float32), clamped.
             let s = Float(1) / Float(total)
