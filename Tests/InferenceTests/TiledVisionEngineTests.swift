@@ -6,7 +6,8 @@ import TestSupport
 /// LLaVA-OneVision and SmolVLM through the whole engine: template, placeholder expansion (AnyRes counts,
 /// the multi-image path, SmolVLM's tile layout), tokenization, features scattered in order, decoding.
 final class TiledVisionEngineTests: XCTestCase {
-    static let models = ["llava-ov-v5", "smolvlm-v5"]
+    /// 4.x hub layouts share the 5.x directories' reference outputs (`reference_file`).
+    static let models = ["llava-ov-v5", "smolvlm-v5", "llava-ov-v4", "idefics3-v4"]
     let vl = Fixtures.url("vl")
 
     private func messages(_ raw: [[String: Any]]) -> (messages: [ChatMessage], images: [String]) {
@@ -28,7 +29,10 @@ final class TiledVisionEngineTests: XCTestCase {
     func testEveryCaseMatchesTransformersThroughTheEngine() async throws {
         for name in Self.models {
             let engine = try InferenceEngine(directory: vl.appendingPathComponent(name))
-            let ref = try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+            var ref = try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+            if let file = ref["reference_file"] as? String {
+                ref = try Fixtures.json("vl/\(name)/\(file)") as! [String: Any]
+            }
             for c in ref["cases"] as! [[String: Any]] {
                 let label = "\(name) \(c["name"]!)"
                 await engine.resetContext()

@@ -9,11 +9,21 @@ import TestSupport
 /// (Tests/Fixtures/vl, see its README). Tolerances: pixel values bit-exact; the features scattered into
 /// the prompt within 1e-4 of their largest magnitude; logits within 1e-3 of the largest reference logit.
 final class TiledVisionLanguageTests: XCTestCase {
-    static let models = ["llava-ov-v5", "smolvlm-v5"]
+    /// The 4.x hub layouts (idefics3-v4: model_type idefics3 with the Idefics3 processor files) share the
+    /// 5.x directories' weights and reference outputs.
+    static let models = ["llava-ov-v5", "smolvlm-v5", "llava-ov-v4", "idefics3-v4"]
     let vl = Fixtures.url("vl")
 
+    /// The directory whose reference.json (and ref/, pixels/) describes `name`'s outputs.
+    private func referenceDir(_ name: String) throws -> String {
+        let own = try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+        guard let file = own["reference_file"] as? String else { return name }
+        return URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: "/\(name)/")).deletingLastPathComponent()
+            .path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+    }
+
     private func reference(_ name: String) throws -> [String: Any] {
-        try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+        try Fixtures.json("vl/\(try referenceDir(name))/reference.json") as! [String: Any]
     }
 
     private func cases(_ name: String) throws -> [[String: Any]] { try reference(name)["cases"] as! [[String: Any]] }
@@ -33,8 +43,8 @@ final class TiledVisionLanguageTests: XCTestCase {
 
     func testPixelsTokenCountsAndFeaturesMatchTransformers() throws {
         for name in Self.models {
-            let dir = vl.appendingPathComponent(name)
-            let model = try LoadedModel(directory: dir)
+            let model = try LoadedModel(directory: vl.appendingPathComponent(name))
+            let dir = vl.appendingPathComponent(try referenceDir(name))
             let vision = try XCTUnwrap(model.vision)
             for c in try cases(name) where c["images"] != nil {
                 let infos = c["images"] as! [[String: Any]]
@@ -89,8 +99,8 @@ final class TiledVisionLanguageTests: XCTestCase {
 
     func testPromptIdsLogitsAndGreedyContinuation() throws {
         for name in Self.models {
-            let dir = vl.appendingPathComponent(name)
-            let model = try LoadedModel(directory: dir)
+            let model = try LoadedModel(directory: vl.appendingPathComponent(name))
+            let dir = vl.appendingPathComponent(try referenceDir(name))
             let vision = try XCTUnwrap(model.vision)
             for c in try cases(name) {
                 let label = "\(name) \(c["name"]!)"
