@@ -34,6 +34,10 @@ struct LlavaOneVisionProcessorConfig: Sendable {
         }
         var pinpoints = try LlavaOneVisionConfig.parsePinpoints(c.object["image_grid_pinpoints"], path: c.path)
         if pinpoints.isEmpty { pinpoints = model.pinpoints }
+        guard pinpoints.allSatisfy({ $0.height % tile == 0 && $0.width % tile == 0 }) else {
+            throw ModelError.invalidConfigValue(path: c.path, key: "image_grid_pinpoints",
+                                                reason: "every resolution must be a whole number of \(tile)-pixel tiles")
+        }
         func doubles(_ key: String, _ fallback: [Double]) throws -> [Double] {
             guard let v = c.object[key], !(v is NSNull) else { return fallback }
             guard let list = v as? [NSNumber], list.count == 3 else {
@@ -226,6 +230,7 @@ final class LlavaOneVisionPipeline: VisionLanguage, @unchecked Sendable {
         let t = processor.tileSize, f = processor.filter
         var tiles: [RGBImage] = []
         let grid: [Int], tokens: Int, mode: String
+        var resizedTo = (width: t, height: t)
         if let (best, layout) = try plan(width: width, height: height, settings: settings) {
             // `get_image_patches`: fit inside the best resolution, pad centred with black, cut tiles
             // row-major; the whole image squashed to one tile goes first.
@@ -239,6 +244,7 @@ final class LlavaOneVisionPipeline: VisionLanguage, @unchecked Sendable {
                 }
             }
             grid = [tiles.count, best.height, best.width, height, width]
+            resizedTo = (fitted.width, fitted.height)
             tokens = layout.tokenCount(base: side * side)
             mode = "anyres\(best.height)x\(best.width)"
         } else {
@@ -255,7 +261,7 @@ final class LlavaOneVisionPipeline: VisionLanguage, @unchecked Sendable {
         pixels.reserveCapacity(tiles.count * 3 * t * t)
         for tile in tiles { pixels += processor.normalizer.apply(tile, layout: .channelsFirst) }   // [tiles, 3, t, t]
         let key = "llava-ov:\(mode):\(t):\(ImageHash.fnv1a(rgb, width: width, height: height))"
-        return PreparedImage(pixels: pixels, grid: grid, tokenCount: tokens, key: key, resized: (t, t))
+        return PreparedImage(pixels: pixels, grid: grid, tokenCount: tokens, key: key, resized: resizedTo)
     }
 
     func encode(_ image: PreparedImage) throws -> [Float] {

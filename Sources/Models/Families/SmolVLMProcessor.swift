@@ -175,7 +175,8 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
         let split = p.tiles == nil ? "global" : "split"
         let key = "smolvlm:\(p.first.width)x\(p.first.height):\(split):\(ImageHash.fnv1a(rgb, width: width, height: height))"
         return PreparedImage(pixels: pixels, grid: [tiles.count, p.rows, p.cols],
-                             tokenCount: tiles.count * processor.imageSeqLen, key: key, resized: (t, t))
+                             tokenCount: tiles.count * processor.imageSeqLen, key: key,
+                             resized: (p.tiles?.width ?? t, p.tiles?.height ?? t))
     }
 
     /// The processor's `get_image_prompt_string`.
