@@ -266,8 +266,8 @@ final class LlavaOneVisionPipeline: VisionLanguage, @unchecked Sendable {
 
     func encode(_ image: PreparedImage) throws -> [Float] {
         let t = processor.tileSize, n = side * side, th = textHidden
-        let tileCount = image.grid[0]
-        guard image.grid.count == 5, image.pixels.count == tileCount * 3 * t * t else {
+        let tileCount = image.grid.first ?? 0
+        guard image.grid.count == 5, tileCount >= 1, image.pixels.count == tileCount * 3 * t * t else {
             throw ModelError.invalidConfigValue(path: "image", key: "pixels", reason: "prepared image does not match its tiles")
         }
         // Every tile through the tower and the projector: [tiles][n, text hidden].
