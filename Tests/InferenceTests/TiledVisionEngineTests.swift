@@ -55,4 +55,33 @@ final class TiledVisionEngineTests: XCTestCase {
             }
         }
     }
+
+    func testFollowUpTurnReusesCacheAndFeatures() async throws {
+        for name in ["llava-ov-v5", "smolvlm-v5"] {
+            let engine = try InferenceEngine(directory: vl.appendingPathComponent(name))
+            let ref = try Fixtures.json("vl/\(name)/reference.json") as! [String: Any]
+            let second = (ref["cases"] as! [[String: Any]]).first { $0["name"] as? String == "second_turn" }!
+            let all = second["messages"] as! [[String: Any]]
+            let want = second["greedy_new_ids"] as! [Int]
+            func request(_ raw: [[String: Any]]) -> GenerationRequest {
+                let (list, images) = messages(raw)
+                var r = GenerationRequest(prompt: .chat(list))
+                r.images = images
+                r.sampling.temperature = 0
+                r.maxTokens = want.count
+                r.ignoreEOS = true
+                return r
+            }
+            let a = try await engine.complete(request([all[0]]))
+            XCTAssertEqual(a.timings.imagesEncoded, 1, name)
+            // The whole conversation: the picture is not encoded again and its rows come from the KV cache.
+            let b = try await engine.complete(request(all))
+            XCTAssertEqual(b.timings.imagesEncoded, 0, name)
+            XCTAssertEqual(b.timings.imagesCached, 1, name)
+            let imageTokens = (second["images"] as! [[String: Any]])[0]["num_features"] as! Int
+            XCTAssertGreaterThan(b.timings.reusedTokens, imageTokens, "\(name): the image rows come from the cache")
+            XCTAssertEqual(b.prompt, second["input_ids"] as? [Int], name)
+            XCTAssertEqual(b.candidates[0].tokens, want, "\(name): same reply as a cold run")
+        }
+    }
 }
