@@ -71,11 +71,12 @@ struct LlavaOneVisionConfig: Sendable {
     var projectorBias: Bool
 
     static func parse(_ c: JSONConfig, vision: SigLIPConfig) throws -> LlavaOneVisionConfig {
-        guard let id = try c.optionalInt("image_token_id") ?? c.optionalInt("image_token_index") else {
-            throw ModelError.missingConfigKey(path: c.path, key: "image_token_index")
+        // Defaults are LlavaOnevisionConfig's, for 4.x configs that leave them out.
+        let id = try c.optionalInt("image_token_id") ?? c.optionalInt("image_token_index") ?? 151646
+        var pinpoints = try parsePinpoints(c.object["image_grid_pinpoints"], path: c.path)
+        if pinpoints.isEmpty {
+            pinpoints = (1...6).flatMap { i in (1...6).map { j in (height: 384 * i, width: 384 * j) } }
         }
-        let pinpoints = try parsePinpoints(c.object["image_grid_pinpoints"], path: c.path)
-        guard !pinpoints.isEmpty else { throw ModelError.missingConfigKey(path: c.path, key: "image_grid_pinpoints") }
         // Only one feature layer (an int) is supported; LLaVA-OneVision checkpoints use -1.
         let layer: Int
         if let n = c.object["vision_feature_layer"] as? NSNumber {

@@ -26,19 +26,15 @@ enum SmolVLMFamily: ModelFamily {
         let text = try TextConfig.parse(textJSON, modelType: textType, outer: c)
         let language = try DecoderModel(config: text, weights: w,
                                         names: DecoderWeightNames(prefix: "model.text_model.", lmHead: "lm_head.weight"))
-        // Idefics3's vision defaults (SigLIP-so400m at 364) where the config is silent.
-        var vision = try SigLIPConfig.parse(visionJSON)
-        if !visionJSON.has("image_size") && ctx.modelType == "idefics3" { vision.imageSize = 364 }
-        if !visionJSON.has("patch_size") && ctx.modelType == "idefics3" { vision.patchSize = 14 }
+        let vision = try SigLIPConfig.parse(visionJSON, defaults: .idefics3)
         let scale = try c.optionalInt("scale_factor") ?? 2
         let side = vision.patchesPerSide
         guard scale > 0, side % scale == 0 else {
             throw ModelError.invalidConfigValue(path: c.path, key: "scale_factor",
                                                 reason: "\(scale) does not divide the \(side) patches per tile side")
         }
-        guard let imageTokenID = try c.optionalInt("image_token_id") ?? textJSON.optionalInt("image_token_id") else {
-            throw ModelError.missingConfigKey(path: c.path, key: "image_token_id")
-        }
+        // The config classes' default (Idefics3 on Llama 3's vocabulary) when a 4.x config omits it.
+        let imageTokenID = try c.optionalInt("image_token_id") ?? textJSON.optionalInt("image_token_id") ?? 128257
         let tower = try SigLIPTower(config: vision, weights: w, prefix: "model.vision_model.",
                                     layerCount: vision.layers, postNorm: true)
         let proj = try w.tensor("model.connector.modality_projection.proj.weight",

@@ -26,9 +26,17 @@ struct SigLIPConfig: Sendable {
     /// Patches per side of a full-size tile (the learned position table is this squared).
     var patchesPerSide: Int { imageSize / patchSize }
 
-    static func parse(_ c: JSONConfig) throws -> SigLIPConfig {
-        let hidden = try c.optionalInt("hidden_size") ?? 768
-        let heads = try c.optionalInt("num_attention_heads") ?? 12
+    /// Class defaults for keys a config leaves out (4.x configs save only non-default values):
+    /// `SiglipVisionConfig` and `Idefics3VisionConfig` / `SmolVLMVisionConfig` differ.
+    struct Defaults: Sendable {
+        var hidden = 768, heads = 12, imageSize = 224, patchSize = 16
+        static let siglip = Defaults()
+        static let idefics3 = Defaults(hidden: 1152, heads: 16, imageSize: 224, patchSize: 32)
+    }
+
+    static func parse(_ c: JSONConfig, defaults: Defaults = .siglip) throws -> SigLIPConfig {
+        let hidden = try c.optionalInt("hidden_size") ?? defaults.hidden
+        let heads = try c.optionalInt("num_attention_heads") ?? defaults.heads
         guard hidden > 0, heads > 0, hidden % heads == 0 else {
             throw ModelError.invalidConfigValue(path: c.path, key: "num_attention_heads",
                                                 reason: "\(heads) heads do not divide hidden_size \(hidden)")
@@ -37,8 +45,8 @@ struct SigLIPConfig: Sendable {
         guard let act = VisionOps.activation(named: actName) else {
             throw ModelError.invalidConfigValue(path: c.path, key: "hidden_act", reason: "unsupported activation '\(actName)'")
         }
-        let patch = try c.optionalInt("patch_size") ?? 16
-        let image = try c.optionalInt("image_size") ?? 224
+        let patch = try c.optionalInt("patch_size") ?? defaults.patchSize
+        let image = try c.optionalInt("image_size") ?? defaults.imageSize
         guard patch > 0, image >= patch, image % patch == 0 else {
             throw ModelError.invalidConfigValue(path: c.path, key: "image_size",
                                                 reason: "\(image) is not a positive multiple of patch_size \(patch)")
