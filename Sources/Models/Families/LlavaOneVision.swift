@@ -34,11 +34,12 @@ enum LlavaOneVisionFamily: ModelFamily {
 
         let vision = try SigLIPConfig.parse(visionJSON)
         let model = try LlavaOneVisionConfig.parse(c, vision: vision)
-        // Only the blocks up to the selected hidden state run (transformers also stops capturing there).
         // The hub keeps `vision_tower.vision_model.*`; 5.x saves `vision_tower.*` (the SigLIP wrapper dropped).
         let towerPrefix = ["\(root)vision_tower.vision_model.", "\(root)vision_tower."].first {
             w.contains("\($0)embeddings.patch_embedding.weight")
         } ?? "\(root)vision_tower.vision_model."
+        // Only the blocks up to the selected hidden state are loaded and run (no post_layernorm: hidden
+        // states are taken before it).
         let tower = try SigLIPTower(config: vision, weights: w, prefix: towerPrefix,
                                     layerCount: model.featureStateIndex, postNorm: false)
         let th = text.hiddenSize
