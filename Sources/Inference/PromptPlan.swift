@@ -67,10 +67,13 @@ enum PromptBuilder {
             guard let vision = model.vision else { throw InferenceError.imagesNotSupported(modelType: model.modelType) }
             var plan = PromptPlan(ids: [], entries: [])
             let start = DispatchTime.now().uptimeNanoseconds
+            // Families whose preprocessing depends on how many images share the prompt read this.
+            var settings = request.imageSettings
+            settings.imagesInPrompt = request.images.count
             for path in request.images {
                 let image = try ImageDecoder.decode(path: path, limits: limits)
                 let prepared = try vision.prepare(rgb: image.pixels, width: image.width, height: image.height,
-                                                  settings: request.imageSettings)
+                                                  settings: settings)
                 let features: [Float]
                 if let hit = cache.get(prepared.key) {
                     features = hit

@@ -35,6 +35,8 @@ public enum ModelRegistry {
         Qwen2Family.self,
         LlamaFamily.self,
         Qwen2VLFamily.self,
+        LlavaOneVisionFamily.self,
+        SmolVLMFamily.self,
     ]
 
     public static var supportedModelTypes: [String] { families.flatMap { $0.modelTypes }.sorted() }

@@ -22,13 +22,30 @@ public struct PreparedImage: Sendable {
     }
 }
 
-/// Per-run knobs of image preprocessing (nil: the checkpoint's processor config decides).
+/// Per-run knobs of image preprocessing (nil: the checkpoint's processor config decides). Each family reads
+/// the knobs it has and ignores the others.
 public struct ImageSettings: Sendable, Equatable, Hashable {
+    /// Qwen2-VL: the pixel budget of `smart_resize`.
     public var minPixels: Int?
     public var maxPixels: Int?
-    public init(minPixels: Int? = nil, maxPixels: Int? = nil) {
+    /// LLaVA-OneVision AnyRes: only grid pinpoints of at most this many tiles are considered.
+    public var maxTiles: Int?
+    /// SmolVLM / Idefics3: the longest edge of the first resize (the processor's `size.longest_edge`).
+    public var longestEdge: Int?
+    /// SmolVLM / Idefics3: split into tiles plus a global image (false: the global image only).
+    public var splitImages: Bool?
+    /// How many images the prompt holds (set by the engine): LLaVA-OneVision takes a different path for
+    /// several images in one prompt, as transformers' `batch_num_images` does.
+    public var imagesInPrompt: Int?
+
+    public init(minPixels: Int? = nil, maxPixels: Int? = nil, maxTiles: Int? = nil, longestEdge: Int? = nil,
+                splitImages: Bool? = nil, imagesInPrompt: Int? = nil) {
         self.minPixels = minPixels
         self.maxPixels = maxPixels
+        self.maxTiles = maxTiles
+        self.longestEdge = longestEdge
+        self.splitImages = splitImages
+        self.imagesInPrompt = imagesInPrompt
     }
 }
 

@@ -39,6 +39,12 @@ struct Generate: AsyncParsableCommand {
     var minPixels: Int?
     @Option(name: .customLong("max-pixels"), help: "Largest image area after resizing (default: the checkpoint's processor config).")
     var maxPixels: Int?
+    @Option(name: .customLong("max-tiles"), help: "LLaVA-OneVision: consider only AnyRes grids of at most this many tiles (default: every grid of the checkpoint).")
+    var maxTiles: Int?
+    @Option(name: .customLong("longest-edge"), help: "SmolVLM / Idefics3: longest image edge before tiling (default: the checkpoint's processor config).")
+    var longestEdge: Int?
+    @Flag(name: .customLong("no-split"), help: "SmolVLM / Idefics3: encode only the global image, without tiles.")
+    var noSplit = false
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
@@ -50,6 +56,8 @@ struct Generate: AsyncParsableCommand {
         if raw && !images.isEmpty { throw ValidationError("--raw cannot carry images") }
         if maxTokens < 0 { throw ValidationError("--max-tokens must not be negative") }
         if !(1...64).contains(candidates) { throw ValidationError("--n must be between 1 and 64") }
+        if let maxTiles, maxTiles < 1 { throw ValidationError("--max-tiles must be at least 1") }
+        if let longestEdge, longestEdge < 1 { throw ValidationError("--longest-edge must be positive") }
     }
 
     func run() async throws {
@@ -73,7 +81,8 @@ struct Generate: AsyncParsableCommand {
         request.candidates = candidates
         request.captureLogits = dumpLogits != nil
         request.images = images
-        request.imageSettings = ImageSettings(minPixels: minPixels, maxPixels: maxPixels)
+        request.imageSettings = ImageSettings(minPixels: minPixels, maxPixels: maxPixels, maxTiles: maxTiles,
+                                              longestEdge: longestEdge, splitImages: noSplit ? false : nil)
 
         var promptTokens: [Int] = []
         var imageTokens: [Int] = []
