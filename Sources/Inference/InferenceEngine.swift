@@ -1,6 +1,7 @@
 import Foundation
 import ImageProcessing
 import Models
+import TensorCore
 import Sampling
 import Tokenizers
 
@@ -25,7 +26,12 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
 public struct EngineOptions: Sendable {
     /// Context length (tokens of KV cache). Default: the model's maximum, at most 4096.
     public var contextLength: Int?
-    public init(contextLength: Int? = nil) { self.contextLength = contextLength }
+    /// Quantize the language model's matrices at load (nil: use the checkpoint's weights as they are).
+    public var quantization: DType?
+    public init(contextLength: Int? = nil, quantization: DType? = nil) {
+        self.contextLength = contextLength
+        self.quantization = quantization
+    }
 }
 
 /// Sampling settings shared between the engine and a running generation, read before every token.
@@ -70,7 +76,7 @@ public actor InferenceEngine {
 
     public init(directory: URL, options: EngineOptions = EngineOptions()) throws {
         let start = DispatchTime.now()
-        model = try LoadedModel(directory: directory)
+        model = try LoadedModel(directory: directory, options: LoadOptions(quantization: options.quantization))
         let limit = options.contextLength ?? min(model.language.config.maxPositions, 4096)
         guard limit > 0 else { throw InferenceError.invalidRequest("context length must be positive") }
         contextLength = limit

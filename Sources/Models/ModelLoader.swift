@@ -1,6 +1,14 @@
 import Foundation
+import TensorCore
 import ModelFormats
 import Tokenizers
+
+/// How to load a model.
+public struct LoadOptions: Sendable, Equatable {
+    /// Re-encode the language model's matrices in this block format at load (`--quant`).
+    public var quantization: DType?
+    public init(quantization: DType? = nil) { self.quantization = quantization }
+}
 
 /// A model directory as downloaded from the Hugging Face hub, loaded: weights (mmap'd), tokenizer,
 /// chat template and generation defaults. Both the transformers 4.x and 5.x layouts are understood.
@@ -17,7 +25,7 @@ public final class LoadedModel: @unchecked Sendable {
     public let vision: (any VisionLanguage)?
     public var isMultimodal: Bool { vision != nil }
 
-    public init(directory: URL) throws {
+    public init(directory: URL, options: LoadOptions = LoadOptions()) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
@@ -34,7 +42,8 @@ public final class LoadedModel: @unchecked Sendable {
                                                   supported: ModelRegistry.supportedModelTypes)
         }
         familyName = family.displayName
-        let weights = try WeightStore(directory: directory)
+        var weights = try WeightStore(directory: directory)
+        if let quant = options.quantization { weights = try Quantization.apply(quant, to: weights) }
         let loaded = try family.load(LoadContext(directory: directory, config: config, modelType: type, weights: weights))
         language = loaded.language
         vision = loaded.vision

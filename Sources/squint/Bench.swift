@@ -23,6 +23,8 @@ struct Bench: AsyncParsableCommand {
     var repetitions = 1
     @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
     var image: String?
+    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    var quant: String?
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -40,7 +42,8 @@ struct Bench: AsyncParsableCommand {
 
     private func execute() throws {
         let t0 = now()
-        let loaded = try LoadedModel(directory: try ModelLocator.resolve(model))
+        let loaded = try LoadedModel(directory: try ModelLocator.resolve(model),
+                                     options: LoadOptions(quantization: try quant.map(Quantization.parse)))
         let loadMs = Double(now() - t0) / 1e6
         let lm = loaded.language
         let capacity = promptTokens + genTokens + 1

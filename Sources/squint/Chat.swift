@@ -35,6 +35,8 @@ struct Chat: AsyncParsableCommand {
     var maxTokens: Int?
     @Option(help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
+    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    var quant: String?
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
@@ -84,7 +86,7 @@ struct Chat: AsyncParsableCommand {
 
         FileHandle.standardError.write(Data("squint: loading \(model)…\n".utf8))
         let url = try ModelLocator.resolve(model)
-        let engine = try InferenceEngine(directory: url, options: EngineOptions(contextLength: context))
+        let engine = try InferenceEngine(directory: url, options: EngineOptions(contextLength: context, quantization: try quant.map(Quantization.parse)))
         // A repo id names itself ("org/name" -> "name"); a directory by its last component.
         let name = URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.lastPathComponent
         let backend = EngineBackend(engine: engine, name: name)

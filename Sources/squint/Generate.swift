@@ -45,6 +45,8 @@ struct Generate: AsyncParsableCommand {
     var longestEdge: Int?
     @Flag(name: .customLong("no-split"), help: "SmolVLM / Idefics3: encode only the global image, without tiles.")
     var noSplit = false
+    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    var quant: String?
     @OptionGroup var sampling: SamplingOptions
 
     func validate() throws {
@@ -73,7 +75,7 @@ struct Generate: AsyncParsableCommand {
             throw CLIError("cannot read image \(path): no such file or not readable")
         }
         let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
-                                         options: EngineOptions(contextLength: context))
+                                         options: EngineOptions(contextLength: context, quantization: try quant.map(Quantization.parse)))
         var request = GenerationRequest(prompt: try promptInput(multimodal: engine.model.isMultimodal))
         request.maxTokens = maxTokens
         request.sampling = try sampling.settings()

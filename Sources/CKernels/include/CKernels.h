@@ -110,6 +110,10 @@ void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1);
 /// A spin-wait hint (x86 `pause`) for the thread pool.
 void sq_cpu_relax(void);
 
+// f32 -> Q8_0 / Q4_0 rows (n a multiple of 32), byte-identical to gguf-py's quantize.
+void sq_quantize_row_q8_0(const float *x, void *out, int64_t n);
+void sq_quantize_row_q4_0(const float *x, void *out, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif
