@@ -85,6 +85,10 @@ public enum ChatView {
         if let notice = state.notice {
             hint = " " + Sanitizer.clean(notice, singleLine: true) + " "
             hintStyle = theme[.notice]
+        } else if !state.pendingImages.isEmpty {
+            let n = state.pendingImages.count
+            hint = " Enter sends \(n == 1 ? "the image" : "\(n) images") · M-x detaches · F1 help "
+            hintStyle = theme[.inputBorder]
         } else if state.editingIndex != nil {
             hint = " editing: Enter resends, Esc cancels "
             hintStyle = theme[.notice]

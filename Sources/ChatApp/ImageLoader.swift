@@ -8,8 +8,9 @@ public enum ImageLoader {
     /// The transcript preview fits in this many cells (columns, rows); the strip's in the smaller box.
     public static let largeCells = (columns: 24, rows: 10)
     public static let smallCells = (columns: 12, rows: 4)
-    /// Larger images are refused before decoding (the header's size is checked first).
-    public static let limits = ImageLimits(maxPixels: 50_000_000)
+    /// The engine's limit (100 megapixels, checked from the header before decoding): an image the
+    /// preview accepts is one the engine accepts.
+    public static let limits = ImageLimits.default
 
     public static func load(path: String, tokenCost: (Int, Int) -> Int?) -> ImageLoadResult {
         let image: RGBImage

@@ -65,7 +65,7 @@ public enum ImagePaths {
             var quoted = false
             while i < chars.count, !chars[i].isWhitespace {
                 let c = chars[i]
-                if c == "'" || c == "\"", let close = chars[(i + 1)...].firstIndex(of: c) {
+                if c == "'" || c == "\"", let close = closingQuote(chars, from: i) {
                     quoted = true
                     var k = i + 1
                     while k < close {
@@ -86,6 +86,28 @@ public enum ImagePaths {
             out.append(Word(text: word, range: start..<i, quoted: quoted))
         }
         return out
+    }
+
+    /// The index of the quote closing the one at `open` ("\"" inside double quotes is escaped), or nil.
+    static func closingQuote(_ chars: [Character], from open: Int) -> Int? {
+        let q = chars[open]
+        var k = open + 1
+        while k < chars.count {
+            if q == "\"", chars[k] == "\\", k + 1 < chars.count { k += 2; continue }
+            if chars[k] == q { return k }
+            k += 1
+        }
+        return nil
+    }
+
+    /// A word without the punctuation that ends a sentence after it ("look at ~/a.png?").
+    static func trimmed(_ w: Word) -> Word {
+        var w = w
+        while let last = w.text.last, "?!,.;:)".contains(last), w.range.count > 1 {
+            w.text.removeLast()
+            w.range = w.range.lowerBound..<(w.range.upperBound - 1)
+        }
+        return w
     }
 
     public static func hasImageExtension(_ path: String) -> Bool {
@@ -112,7 +134,7 @@ public enum ImagePaths {
     /// The message with its image paths taken out (spaces around them collapsed), and the paths,
     /// expanded, in the order they appear.
     public static func extract(_ text: String, _ env: FileEnvironment) -> (text: String, paths: [String]) {
-        let found = words(text).filter { isImagePath($0, env) }
+        let found = words(text).map(trimmed).filter { isImagePath($0, env) }
         guard !found.isEmpty else { return (text, []) }
         var chars = Array(text)
         for w in found.reversed() {
@@ -128,7 +150,7 @@ public enum ImagePaths {
 
     /// When a paste is nothing but image paths (a dropped file, a copied path), those paths.
     public static func pastedPaths(_ text: String, _ env: FileEnvironment) -> [String]? {
-        let ws = words(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        let ws = words(text.trimmingCharacters(in: .whitespacesAndNewlines)).map(trimmed)
         guard !ws.isEmpty, ws.allSatisfy({ isImagePath($0, env) }) else { return nil }
         return ws.map { env.expand(fromURI($0.text)) }
     }

@@ -49,7 +49,7 @@ public enum KeyMap {
         Binding([.ctrlDown], .scrollLineDown, "scroll down a line"),
         Binding([.f(1), .char("?")], .toggleHelp, "this help (? on an empty line)", whenInputEmpty: true),
         Binding([.ctrl("l")], .redraw, "redraw the screen"),
-        Binding([.alt("x")], .detachImage, "detach the last attached image (also Backspace on an empty line)"),
+        Binding([.alt("x")], .detachImage, "detach the last image (or Backspace on an empty line)"),
     ]
 
     /// Editing keys, listed in the help (the editor implements them).
@@ -61,7 +61,7 @@ public enum KeyMap {
         ("C-y", "yank the last kill"),
         ("Up Down C-p C-n", "history (Up/Down move between lines first)"),
         ("Tab (after /image)", "complete the file name"),
-        ("paste a path", "attach the image (also typed: /path/x.jpg, '~/my photo.png', my\\ photo.png)"),
+        ("paste or type a path", "attach the image: /a/x.jpg '~/my b.png' my\\ c.png"),
     ]
 
     public static func action(for key: Key, inputEmpty: Bool) -> Action? {
