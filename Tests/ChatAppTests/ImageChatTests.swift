@@ -174,6 +174,7 @@ final class ImageChatTests: XCTestCase {
         loop.settle()
         XCTAssertEqual(backend.requests.first?.messages, [ChatTurn(role: "user", text: "what is it?", images: [copy.path])])
         XCTAssertTrue(loop.state.pendingImages.isEmpty)
+        XCTAssertTrue(loop.state.markdown().contains("![my photo.jpg](\(copy.path))"))
 
         // Resume after the file was removed: a notice, and the turn keeps a placeholder.
         try FileManager.default.removeItem(at: copy)
@@ -188,6 +189,10 @@ final class ImageChatTests: XCTestCase {
         XCTAssertEqual(loop2.state.messages.first?.images.first?.missing, true)
         XCTAssertTrue(loop2.state.notice?.contains("cannot read image file") ?? false, loop2.state.notice ?? "")
         XCTAssertTrue(driver2.frames.last?.contains("[missing image my photo.jpg]") ?? false, driver2.frames.last ?? "")
+        // Once the images are checked, the context is counted (without the missing one).
+        let counted = Date().addingTimeInterval(10)
+        while loop2.state.contextUsed == 0, Date() < counted { loop2.step(timeoutMilliseconds: 10) }
+        XCTAssertEqual(loop2.state.contextUsed, 100)
     }
 }
 
