@@ -104,6 +104,10 @@ func imageLoaded(_ state: inout ChatState, path: String, _ result: ImageLoadResu
                 }
             }
             state.notice = "\(name) (the turn keeps a placeholder)"
+        } else if state.sendWhenReady {
+            // Typed in the message: maybe not meant as an image. Enter again sends it as text.
+            state.unreadablePaths.insert(path)
+            state.notice = name + " (Enter again sends the text as it is)"
         } else {
             state.notice = name
         }

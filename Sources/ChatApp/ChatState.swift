@@ -136,6 +136,8 @@ public struct ChatState: Sendable {
     public var verifyingPaths: Set<String> = []
     /// Enter was pressed while images were still being read: send when they are.
     public var sendWhenReady = false
+    /// Paths typed in a message that could not be read: the next Enter sends them as text.
+    public var unreadablePaths: Set<String> = []
     public var previewMode = PreviewMode.color
     public var files = FileEnvironment.process
 

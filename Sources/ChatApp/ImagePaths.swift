@@ -133,8 +133,11 @@ public enum ImagePaths {
 
     /// The message with its image paths taken out (spaces around them collapsed), and the paths,
     /// expanded, in the order they appear.
-    public static func extract(_ text: String, _ env: FileEnvironment) -> (text: String, paths: [String]) {
-        let found = words(text).map(trimmed).filter { isImagePath($0, env) }
+    /// Paths in `skipping` (expanded) stay in the text.
+    public static func extract(_ text: String, _ env: FileEnvironment, skipping: Set<String> = []) -> (text: String, paths: [String]) {
+        let found = words(text).map(trimmed).filter {
+            isImagePath($0, env) && !skipping.contains(env.expand(fromURI($0.text)))
+        }
         guard !found.isEmpty else { return (text, []) }
         var chars = Array(text)
         for w in found.reversed() {

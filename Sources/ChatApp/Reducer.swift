@@ -217,7 +217,7 @@ func submit(_ state: inout ChatState, now: Double) -> Reaction {
     var body = text
     var reaction: Reaction = []
     if state.info.supportsImages {
-        let (rest, paths) = ImagePaths.extract(text, state.files)
+        let (rest, paths) = ImagePaths.extract(text, state.files, skipping: state.unreadablePaths)
         if !paths.isEmpty {
             body = rest
             reaction = attach(&state, paths: paths)

@@ -149,12 +149,21 @@ final class AttachmentReducerTests: XCTestCase {
         send(&s, typing("describe /work/cat.png now") + [.enter])
         let message = "/work/cat.png: corrupt or truncated PNG image: bad CRC"
         _ = reduce(&s, .imageLoaded(path: "/work/cat.png", .failed(message)), now: 0)
-        XCTAssertEqual(s.notice, message)
+        XCTAssertEqual(s.notice, message + " (Enter again sends the text as it is)")
         XCTAssertEqual(s.editor.text, "describe /work/cat.png now")
         XCTAssertTrue(s.messages.isEmpty)
         XCTAssertTrue(s.pendingImages.isEmpty)
         XCTAssertFalse(s.sendWhenReady)
         XCTAssertEqual(s.mode, .idle)
+        // Enter again: the path was not meant as an image, the text goes as typed.
+        send(&s, [.enter])
+        XCTAssertEqual(s.messages.first?.text, "describe /work/cat.png now")
+        XCTAssertEqual(s.messages.first?.images, [])
+        // /image on its own gives the decoder's message alone.
+        _ = reduce(&s, .finished, now: 1)
+        send(&s, typing("/image /work/cat.png") + [.enter])
+        _ = reduce(&s, .imageLoaded(path: "/work/cat.png", .failed(message)), now: 2)
+        XCTAssertEqual(s.notice, message)
     }
 
     func testDetachWithAltXBackspaceAndCommand() {
