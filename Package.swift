@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "ImageProcessing", dependencies: ["CImageCodecs"]),
         .target(name: "TerminalUI"),
         .target(name: "CursesDriver", dependencies: ["CNcurses", "TerminalUI"]),
-        .target(name: "ChatApp", dependencies: ["TerminalUI", "Inference", "Sampling"]),
+        .target(name: "ChatApp", dependencies: ["TerminalUI", "Inference", "Sampling", "ImageProcessing"]),
         .executableTarget(name: "squint", dependencies: [
             "Inference", "Models", "Sampling", "TensorCore", "ChatApp", "CursesDriver", "TerminalUI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -20,6 +20,9 @@ static inline int sq_lines(void) { return LINES; }
 static inline int sq_colors(void) { return COLORS; }
 static inline int sq_color_pairs(void) { return COLOR_PAIRS; }
 static inline int sq_err(void) { return ERR; }
+/* init_extended_pair takes int colours: 24-bit values when the terminal has direct colour (COLORS is
+   2^24, e.g. TERM=xterm-direct), palette indices otherwise; -1 is the default colour. */
+static inline int sq_init_pair(int pair, int fg, int bg) { return init_extended_pair(pair, fg, bg); }
 static inline void sq_getmaxyx(WINDOW *w, int *y, int *x) { int yy, xx; getmaxyx(w, yy, xx); *y = yy; *x = xx; }
 
 /* Attribute bits as TerminalUI.Attributes spells them: 1 bold, 2 dim, 4 underline, 8 reverse, 16 italic. */
@@ -42,7 +45,9 @@ static inline int sq_put_cell(int y, int x, const wchar_t *wcs, int count, unsig
     for (int i = 0; i < n; i++) buf[i] = wcs[i];
     buf[n] = 0;
     cchar_t cc;
-    if (setcchar(&cc, buf, sq_attrs(flags), (short)pair, NULL) == ERR) return ERR;
+    /* ncurses 6.1+: a non-NULL opts carries the pair as an int, so pairs above 32767 work too. */
+    int extended = pair;
+    if (setcchar(&cc, buf, sq_attrs(flags), (short)(pair < 32767 ? pair : 0), &extended) == ERR) return ERR;
     return mvwadd_wch(stdscr, y, x, &cc);
 }
 

@@ -19,7 +19,13 @@ public struct ModelInfo: Sendable, Equatable, Codable {
 public struct ChatTurn: Sendable, Equatable, Codable {
     public var role: String
     public var text: String
-    public init(role: String, text: String) { self.role = role; self.text = text }
+    /// Image files shown to the model before the text of this turn, in order.
+    public var images: [String]
+    public init(role: String, text: String, images: [String] = []) {
+        self.role = role
+        self.text = text
+        self.images = images
+    }
 }
 
 public struct ChatRequest: Sendable, Equatable {
@@ -66,4 +72,10 @@ public protocol ChatBackend: Sendable {
     func cancel() async
     /// Tokens the conversation takes once rendered through the chat template (nil if unknown).
     func promptTokenCount(_ messages: [ChatTurn]) async -> Int?
+    /// Vision tokens an image of this size costs (nil when unknown or the model reads text only).
+    func imageTokenCost(width: Int, height: Int) -> Int?
+}
+
+extension ChatBackend {
+    public func imageTokenCost(width: Int, height: Int) -> Int? { nil }
 }

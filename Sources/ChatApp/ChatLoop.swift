@@ -160,10 +160,34 @@ public final class ChatLoop {
         // `.reset` needs nothing here: the engine keeps the longest cached prefix of each new prompt,
         // so a new conversation simply matches less of it.
         if r.contains(.listSessions) { state.sessionList = store?.list() ?? [] }
+        if r.contains(.loadImages) { loadImages() }
+        if r.contains(.countContext) { countContext() }
         if r.contains(.resume), let id = state.pendingResumeID {
             state.pendingResumeID = nil
             resume(id)
         }
+    }
+
+    /// Reads `state.imagesToLoad` one after another on a background queue (decoding is the expensive
+    /// part and there are few cores); each result comes back as an `.imageLoaded` event.
+    private func loadImages() {
+        let paths = state.imagesToLoad
+        state.imagesToLoad = []
+        let backend = self.backend, hub = self.hub
+        for path in paths {
+            Self.imageQueue.async {
+                let result = ImageLoader.load(path: path) { backend.imageTokenCost(width: $0, height: $1) }
+                hub.post(.imageLoaded(path: path, result))
+            }
+        }
+    }
+
+    private static let imageQueue = DispatchQueue(label: "squint.chat.images", qos: .utility)
+
+    /// After a session was restored: checks its images (then counts the context), or counts at once.
+    public func startResumeChecks() {
+        let r = state.verifyImages()
+        if r.contains(.loadImages) { loadImages() } else { countContext() }
     }
 
     /// Counts the conversation's tokens in the background (after a resume) for the status line.
@@ -235,7 +259,7 @@ public final class ChatLoop {
             state.restore(s)
             created = s.created
             state.notice = "resumed session \(id)"
-            countContext()
+            startResumeChecks()
         } catch {
             state.notice = "\(error)"
         }

@@ -36,6 +36,8 @@ public struct Message: Sendable, Codable, Equatable {
     public var status: MessageStatus = .complete
     /// Non-empty for a comparison still waiting for one candidate to be kept.
     public var candidates: [CandidateReply] = []
+    /// Stored optional so sessions saved before images existed still load ("attachments" in JSON).
+    var attachments: [Attachment]? = nil
 
     public init(role: Role, text: String, status: MessageStatus = .complete) {
         self.role = role
@@ -44,6 +46,22 @@ public struct Message: Sendable, Codable, Equatable {
     }
 
     public var isComparison: Bool { !candidates.isEmpty }
+
+    /// The images sent with this (user) message, in order; they stay part of the conversation.
+    public var images: [Attachment] {
+        get { attachments ?? [] }
+        set { attachments = newValue.isEmpty ? nil : newValue }
+    }
+}
+
+/// An image in the attachments strip: being read (`attachment` nil) or ready.
+public struct PendingImage: Sendable, Equatable {
+    public var path: String
+    public var attachment: Attachment?
+    public init(path: String, attachment: Attachment? = nil) {
+        self.path = path
+        self.attachment = attachment
+    }
 }
 
 public enum Mode: Sendable, Equatable {
@@ -107,11 +125,29 @@ public struct ChatState: Sendable {
     /// Rows of transcript on screen (set by the loop after each frame): one PgUp/PgDn step.
     public var pageSize = 10
 
+    // Images.
+    /// The attachments strip: images going with the next message.
+    public var pendingImages: [PendingImage] = []
+    /// What the loader found, by path (previews are made once; the UI loop never decodes).
+    public var loadedImages: [String: LoadedImage] = [:]
+    /// Paths the loader is reading now.
+    public var loadingPaths: Set<String> = []
+    /// Paths of a resumed session's images not yet checked against their saved hashes.
+    public var verifyingPaths: Set<String> = []
+    /// Enter was pressed while images were still being read: send when they are.
+    public var sendWhenReady = false
+    /// Paths typed in a message that could not be read: the next Enter sends them as text.
+    public var unreadablePaths: Set<String> = []
+    public var previewMode = PreviewMode.color
+    public var files = FileEnvironment.process
+
     // Effects asked for by the reducer, taken by the loop.
     public var pendingPlan: GenerationPlan? = nil
     public var pendingExportPath: String? = nil
     public var sessionList: [SessionSummary] = []
     public var pendingResumeID: String? = nil
+    /// Paths for the loop to read in the background (`.loadImages`).
+    public var imagesToLoad: [String] = []
 
     // Running generation bookkeeping.
     var generationStart: Double? = nil
@@ -128,7 +164,7 @@ public struct ChatState: Sendable {
     public func turns(upTo end: Int? = nil) -> [ChatTurn] {
         messages[0..<(end ?? messages.count)].compactMap { m in
             switch m.role {
-            case .user: return ChatTurn(role: "user", text: m.text)
+            case .user: return ChatTurn(role: "user", text: m.text, images: m.images.filter { !$0.missing }.map(\.path))
             case .assistant:
                 if m.isComparison {
                     let i = min(selectedCandidate, m.candidates.count - 1)

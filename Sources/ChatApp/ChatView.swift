@@ -28,11 +28,12 @@ public enum ChatView {
         // The input grows with its text, up to a third of the screen.
         let inputRows = min(maxInputRows, size.height / 3, max(1, editorLayout.lines.count))
         let (rest, inputRect) = above.splitBottom(inputRows + 1)
-        // Reserved for the image issue: attachments strip (zero rows until images can be attached).
-        let (transcriptRect, _) = rest.splitBottom(attachmentsHeight(state))
+        // The attachments strip (images going with the next message) sits above the input.
+        let (transcriptRect, stripRect) = rest.splitBottom(AttachmentView.height(state, size: size))
 
         let maxScroll = drawTranscript(&canvas, state, transcriptRect, theme: theme)
         let cursor = drawInput(&canvas, state, inputRect, layout: editorLayout, theme: theme)
+        AttachmentView.draw(&canvas, state, stripRect, theme: theme)
         drawStatus(&canvas, state, statusRect, theme: theme)
         switch state.overlay {
         case .none: break
@@ -43,8 +44,6 @@ public enum ChatView {
         return Frame(canvas: canvas, cursor: state.overlay == .none ? cursor : nil, maxScrollBack: maxScroll,
                      transcriptHeight: transcriptRect.height)
     }
-
-    static func attachmentsHeight(_ state: ChatState) -> Int { 0 }
 
     static func drawTooSmall(_ canvas: inout Canvas, theme: Theme) {
         let lines = ["Terminal too small", "need \(minimumSize.width)x\(minimumSize.height),",
@@ -67,7 +66,7 @@ public enum ChatView {
         let first = max(0, lines.count - rect.height - back)
         for (row, line) in lines[first..<min(lines.count, first + rect.height)].enumerated() {
             for span in line.spans {
-                canvas.put(span.text, x: rect.x + span.x, y: rect.y + row, style: theme[span.element], maxX: rect.maxX)
+                canvas.put(span.text, x: rect.x + span.x, y: rect.y + row, style: span.style ?? theme[span.element], maxX: rect.maxX)
             }
         }
         if back > 0 {
@@ -86,6 +85,10 @@ public enum ChatView {
         if let notice = state.notice {
             hint = " " + Sanitizer.clean(notice, singleLine: true) + " "
             hintStyle = theme[.notice]
+        } else if !state.pendingImages.isEmpty {
+            let n = state.pendingImages.count
+            hint = " Enter sends \(n == 1 ? "the image" : "\(n) images") · M-x detaches · F1 help "
+            hintStyle = theme[.inputBorder]
         } else if state.editingIndex != nil {
             hint = " editing: Enter resends, Esc cancels "
             hintStyle = theme[.notice]

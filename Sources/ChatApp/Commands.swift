@@ -16,6 +16,10 @@ public enum SlashCommand: Sendable, Equatable {
     case sampling
     case help
     case quit
+    /// `/image PATH...`: the paths as typed (quotes and escapes undone, `~` not yet expanded).
+    case image([String])
+    /// `/detach [N|all]`: nil the last one, -1 all, else the N-th (from 0).
+    case detach(Int?)
 }
 
 public enum CommandError: Error, Equatable, CustomStringConvertible {
@@ -45,6 +49,8 @@ public enum Commands {
         ("/clear", "start a new conversation"),
         ("/regen  /edit", "write the last reply again / edit the last message"),
         ("/temps  /sampling", "cycle token temperatures / toggle the sampling panel"),
+        ("/image PATH...", "attach images to the next message (Tab completes, ~ expands)"),
+        ("/detach [N|all]", "detach attached image N (default: the last)"),
         ("/quit", "leave"),
     ]
 
@@ -112,6 +118,16 @@ public enum Commands {
         case "sampling", "panel": return .sampling
         case "help", "?": return .help
         case "quit", "exit", "q": return .quit
+        case "image", "img", "attach":
+            let rest = String(body.drop { !$0.isWhitespace })
+            let paths = ImagePaths.words(rest).map(\.text)
+            guard !paths.isEmpty else { throw CommandError.usage("/image PATH... (quote or escape spaces)") }
+            return .image(paths)
+        case "detach":
+            guard let a = args.first else { return .detach(nil) }
+            if a.lowercased() == "all" { return .detach(-1) }
+            guard let n = Int(a), n >= 1 else { throw CommandError.usage("/detach [N|all], N from 1") }
+            return .detach(n - 1)
         default: throw CommandError.unknown(name)
         }
     }

@@ -13,8 +13,17 @@ public final class EngineBackend: ChatBackend {
                          supportsImages: engine.model.isMultimodal)
     }
 
+    /// A turn with images becomes content parts, images first then the text (as transformers' chat
+    /// examples and the reference fixtures write them); a turn without stays a plain string, which every
+    /// template, text-only ones included, prints as is.
+    static func message(_ t: ChatTurn) -> ChatMessage {
+        guard !t.images.isEmpty else { return ChatMessage(role: t.role, text: t.text) }
+        return ChatMessage(role: t.role, parts: t.images.map { _ in ContentPart.image } + [.text(t.text)])
+    }
+
     static func request(_ r: ChatRequest) -> GenerationRequest {
-        var g = GenerationRequest(prompt: .chat(r.messages.map { ChatMessage(role: $0.role, text: $0.text) }))
+        var g = GenerationRequest(prompt: .chat(r.messages.map(message)))
+        g.images = r.messages.flatMap(\.images)
         g.maxTokens = r.maxTokens
         g.sampling = r.sampling
         g.candidates = r.candidates
@@ -65,6 +74,11 @@ public final class EngineBackend: ChatBackend {
     public func updateSampling(_ settings: SamplerSettings) async { await engine.updateSampling(settings) }
 
     public func cancel() async { await engine.cancel() }
+
+    public func imageTokenCost(width: Int, height: Int) -> Int? {
+        guard info.supportsImages else { return nil }
+        return try? engine.imageTokenCost(width: width, height: height)
+    }
 
     public func promptTokenCount(_ messages: [ChatTurn]) async -> Int? {
         try? await engine.promptTokens(Self.request(ChatRequest(messages: messages, sampling: SamplerSettings(), maxTokens: 1)))

@@ -7,6 +7,7 @@ public enum Action: String, Sendable, CaseIterable {
     case toggleSampling, toggleTemperatures, toggleHelp, sessions
     case compare, keepCandidate, nextCandidate, previousCandidate
     case scrollUp, scrollDown, scrollLineUp, scrollLineDown, redraw
+    case detachImage
 }
 
 public struct Binding: Sendable {
@@ -48,6 +49,7 @@ public enum KeyMap {
         Binding([.ctrlDown], .scrollLineDown, "scroll down a line"),
         Binding([.f(1), .char("?")], .toggleHelp, "this help (? on an empty line)", whenInputEmpty: true),
         Binding([.ctrl("l")], .redraw, "redraw the screen"),
+        Binding([.alt("x")], .detachImage, "detach the last image (or Backspace on an empty line)"),
     ]
 
     /// Editing keys, listed in the help (the editor implements them).
@@ -58,6 +60,8 @@ public enum KeyMap {
         ("C-k C-u C-w M-d", "kill to end / start / word back / word forward"),
         ("C-y", "yank the last kill"),
         ("Up Down C-p C-n", "history (Up/Down move between lines first)"),
+        ("Tab (after /image)", "complete the file name"),
+        ("paste or type a path", "attach the image: /a/x.jpg '~/my b.png' my\\ c.png"),
     ]
 
     public static func action(for key: Key, inputEmpty: Bool) -> Action? {

@@ -25,6 +25,10 @@ public struct Reaction: OptionSet, Sendable {
     public static let reset = Reaction(rawValue: 1 << 9)
     /// Repaint every cell (Ctrl-L), not only the rows that changed.
     public static let fullRedraw = Reaction(rawValue: 1 << 10)
+    /// Read `state.imagesToLoad` in the background (decode, hash, previews).
+    public static let loadImages = Reaction(rawValue: 1 << 11)
+    /// Count the conversation's tokens for the status line (after a resume's images were checked).
+    public static let countContext = Reaction(rawValue: 1 << 12)
 }
 
 public enum AppEvent: Sendable, Equatable {
@@ -36,6 +40,8 @@ public enum AppEvent: Sendable, Equatable {
     case finished
     /// The conversation's length in tokens, counted after a session was resumed.
     case contextCount(Int)
+    /// The background loader finished reading an image.
+    case imageLoaded(path: String, ImageLoadResult)
 }
 
 /// The one place state changes. `now` is seconds on a monotonic clock (for tokens per second).
@@ -48,6 +54,7 @@ public func reduce(_ state: inout ChatState, _ event: AppEvent, now: Double) -> 
     case .input(.terminate):
         return state.mode == .generating ? [.cancel, .save, .quit] : [.save, .quit]
     case let .backend(e): return handleBackend(&state, e, now: now)
+    case let .imageLoaded(path, result): return imageLoaded(&state, path: path, result, now: now)
     case let .contextCount(n):
         if state.mode != .generating { state.contextUsed = n }
         return .redraw
@@ -104,6 +111,7 @@ func handleKey(_ state: inout ChatState, _ key: Key, now: Double) -> Reaction {
     case let .sessions(selected):
         return handleSessionsOverlay(&state, key, selected: selected)
     }
+    if state.overlay == .none, let r = handleAttachmentKey(&state, key) { return r }
     guard let action = KeyMap.action(for: key, inputEmpty: state.editor.isEmpty) else {
         if state.editor.handle(key) {
             state.notice = nil
@@ -141,6 +149,8 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
         guard state.mode != .generating else { return busy(&state) }
         guard let i = state.lastUserIndex else { state.notice = "nothing to edit yet"; return .redraw }
         state.editor.setText(state.messages[i].text)
+        // Its images go back to the strip, to be sent again (or detached).
+        state.pendingImages = state.messages[i].images.filter { !$0.missing }.map { PendingImage(path: $0.path, attachment: $0) }
         state.editingIndex = i
         state.notice = "editing your last message: Enter sends it again, Esc cancels"
         return .redraw
@@ -177,6 +187,7 @@ func perform(_ state: inout ChatState, _ action: Action, now: Double) -> Reactio
     case .scrollLineUp: state.scrollBack += 1; return .redraw
     case .scrollLineDown: state.scrollBack = max(0, state.scrollBack - 1); return .redraw
     case .redraw: return [.redraw, .fullRedraw]
+    case .detachImage: return detach(&state, index: nil)
     }
 }
 
@@ -193,22 +204,44 @@ private func stop(_ state: inout ChatState) -> Reaction {
     return [.cancel, .redraw]
 }
 
-private func submit(_ state: inout ChatState, now: Double) -> Reaction {
+func submit(_ state: inout ChatState, now: Double) -> Reaction {
     let text = state.editor.text
-    guard !text.allSatisfy(\.isWhitespace) else { return [] }
-    if text.hasPrefix("/") {
+    guard !text.allSatisfy(\.isWhitespace) || !state.pendingImages.isEmpty else { return [] }
+    if isCommand(text) {
         state.editor.remember(text)
         state.editor.clear()
         return runCommand(&state, text, now: now)
     }
     guard state.mode != .generating else { return busy(&state) }
+    // Image paths typed or pasted into the message become attachments (text-only models get the text).
+    var body = text
+    var reaction: Reaction = []
+    if state.info.supportsImages {
+        let (rest, paths) = ImagePaths.extract(text, state.files, skipping: state.unreadablePaths)
+        if !paths.isEmpty {
+            body = rest
+            reaction = attach(&state, paths: paths)
+        }
+    }
+    if state.imagesBusy {
+        // Nothing is cleared: a failed read leaves the message as typed.
+        state.sendWhenReady = true
+        state.notice = "reading \(state.imagesBusyCount == 1 ? "the image" : "\(state.imagesBusyCount) images")…: the message goes when ready"
+        return reaction.union(.redraw)
+    }
+    state.sendWhenReady = false
+    let images = state.pendingImages.compactMap(\.attachment)
+    guard !body.allSatisfy(\.isWhitespace) || !images.isEmpty else { return reaction.union(.redraw) }
     state.editor.remember(text)
     state.editor.clear()
+    state.pendingImages = []
     if let i = state.editingIndex {
         state.messages.removeSubrange(i...)
         state.editingIndex = nil
     }
-    state.messages.append(Message(role: .user, text: text))
+    var message = Message(role: .user, text: body)
+    message.images = images
+    state.messages.append(message)
     state.scrollBack = 0
     state.notice = nil
     return startReply(&state, now: now)
@@ -336,6 +369,10 @@ private func runCommand(_ state: inout ChatState, _ text: String, now: Double) -
     case .temps: return perform(&state, .toggleTemperatures, now: now)
     case .sampling: return perform(&state, .toggleSampling, now: now)
     case .help: return perform(&state, .toggleHelp, now: now)
+    case let .image(words):
+        guard state.info.supportsImages else { return refuseImages(&state) }
+        return attach(&state, paths: words.map { state.files.expand(ImagePaths.fromURI($0)) })
+    case let .detach(index): return detach(&state, index: index)
     case .quit: return perform(&state, .quit, now: now)
     }
 }

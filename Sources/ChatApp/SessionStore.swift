@@ -175,6 +175,8 @@ extension ChatState {
             if m.status == .streaming { m.status = .stopped }   // saved mid-reply
             return m
         }
+        pendingImages = []
+        sendWhenReady = false
         scrollBack = 0
         contextUsed = 0
     }
@@ -186,7 +188,10 @@ extension ChatState {
         for m in messages {
             let text = Sanitizer.clean(m.text)
             switch m.role {
-            case .user: out += "## You\n\n\(text)\n\n"
+            case .user:
+                out += "## You\n\n"
+                for image in m.images { out += "![\(image.name)](\(Sanitizer.clean(image.path, singleLine: true)))\n\n" }
+                out += "\(text)\n\n"
             case .assistant:
                 if m.isComparison {
                     for (i, c) in m.candidates.enumerated() {

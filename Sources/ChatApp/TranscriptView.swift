@@ -6,6 +6,8 @@ struct Span: Equatable {
     var x: Int
     var text: String
     var element: Element
+    /// Drawn in this style instead of the element's (image previews' pixel colours).
+    var style: Style? = nil
 }
 
 /// One transcript row before it is placed on the screen.
@@ -44,7 +46,8 @@ enum TranscriptView {
             switch m.role {
             case .user:
                 out.append(Line(x: 0, "You", .userLabel))
-                out += wrapped(m.text, x: indent, width: body, .userText)
+                out += AttachmentView.transcriptLines(m, state, x: indent, width: body)
+                if !m.text.isEmpty || m.images.isEmpty { out += wrapped(m.text, x: indent, width: body, .userText) }
             case .assistant:
                 var label = [Span(x: 0, text: Sanitizer.clean(state.info.name, singleLine: true), element: .assistantLabel)]
                 let labelEnd = CharWidth.of(label[0].text)

@@ -151,6 +151,12 @@ public final class CursesDriver: Driver {
         if canvas.size != size {
             canvas.markAllDirty()
         }
+        // Previews use many colour pairs: when most are spent, start over and repaint everything, so
+        // no cell keeps a pair number that is given a new meaning.
+        if useColor, pairs.count > Int(pairLimit) * 3 / 4 {
+            pairs.removeAll()
+            canvas.markAllDirty()
+        }
         let height = min(canvas.height, size.height), width = min(canvas.width, size.width)
         for y in 0..<height where canvas.dirty[y] {
             for x in 0..<width {
@@ -176,6 +182,36 @@ public final class CursesDriver: Driver {
     /// Full repaint (Ctrl-L): curses forgets what it thinks is on the screen.
     public func invalidate() { clearok(sq_stdscr(), true) }
 
+    /// Whether colour numbers are 24-bit values (a direct-colour terminfo entry such as xterm-direct).
+    private var directColor: Bool { colors >= 1 << 24 }
+
+    /// What the terminal can show, for callers that pick a rendering (image previews).
+    public var colorCapability: ColorCapability {
+        guard useColor else { return .none }
+        return directColor ? .direct : colors >= 256 ? .palette256 : .palette16
+    }
+
+    /// A colour as this terminal's colour number (-1: the default).
+    private func code(_ c: TerminalUI.Color) -> Int32 {
+        switch c {
+        case .default: return -1
+        case let .index(i):
+            // Direct colour: numbers below 8 are still the ANSI colours; others are RGB values.
+            guard directColor, i >= 8 else { return Int32(i) }
+            let (r, g, b) = Palette.rgb(ofIndex: i)
+            return Self.packed(r, g, b)
+        case let .rgb(r, g, b):
+            if directColor { return Self.packed(r, g, b) }
+            if colors >= 256 { return Int32(Palette.index256(r, g, b)) }
+            return Int32(Palette.index16(r, g, b, count: colors))
+        }
+    }
+
+    /// 0xRRGGBB; values below 8 would mean ANSI colours 0-7, so near-black moves to (0, 0, 8).
+    private static func packed(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> Int32 {
+        max(8, Int32(r) << 16 | Int32(g) << 8 | Int32(b))
+    }
+
     private func attributes(_ style: Style) -> (UInt32, Int32) {
         var flags = UInt32(style.attributes.rawValue)
         guard useColor else { return (flags, 0) }
@@ -189,15 +225,19 @@ public final class CursesDriver: Driver {
         if key == Style() { return (flags, 0) }
         if let p = pairs[key] { return (flags, p) }
         let next = Int32(pairs.count + 1)
-        guard next < sq_color_pairs(), next < Int32(Int16.max) else { return (flags, 0) }
-        func code(_ c: TerminalUI.Color) -> Int16 {
-            if case let .index(i) = c { return Int16(i) }
-            return -1
-        }
-        init_pair(Int16(next), code(s.fg), code(s.bg))
+        guard next < pairLimit else { return (flags, 0) }
+        guard sq_init_pair(next, code(s.fg), code(s.bg)) != sq_err() else { return (flags, 0) }
         pairs[key] = next
         return (flags, next)
     }
+
+    /// Pairs this driver may define (image previews use one per distinct colour couple).
+    private var pairLimit: Int32 { min(sq_color_pairs(), 65_536) }
+}
+
+/// What a terminal can draw, best first.
+public enum ColorCapability: Sendable, Equatable {
+    case direct, palette256, palette16, none
 }
 
 /// A flag set from signal handlers' queue, taken by the loop.

@@ -1,7 +1,10 @@
-/// A terminal colour: the terminal's default, one of the 16 ANSI colours, or a 256-colour index.
+/// A terminal colour: the terminal's default, one of the 16 ANSI colours or a 256-colour index, or a
+/// 24-bit colour (image previews). Drivers map `rgb` to the nearest palette entry where the terminal has
+/// no direct colour (see `Palette`).
 public enum Color: Hashable, Sendable {
     case `default`
     case index(UInt8)
+    case rgb(UInt8, UInt8, UInt8)
 
     public static let black = Color.index(0), red = Color.index(1), green = Color.index(2)
     public static let yellow = Color.index(3), blue = Color.index(4), magenta = Color.index(5)

@@ -12,9 +12,10 @@ struct Chat: AsyncParsableCommand {
         abstract: "Chat with a model in the terminal (the default command).",
         discussion: """
         Keys: Enter sends, Alt-Enter or Ctrl-J starts a new line, Esc stops a reply, Ctrl-C twice quits,
-        F1 or ? lists every key and /command. Sessions are saved as they go under
-        $XDG_DATA_HOME/squint/sessions (default ~/.local/share/squint/sessions).
-        NO_COLOR=1 draws without colours.
+        F1 or ? lists every key and /command. With a vision model, /image PATH (or a path typed or
+        pasted into the message) attaches an image; M-x detaches. Sessions are saved as they go under
+        $XDG_DATA_HOME/squint/sessions (default ~/.local/share/squint/sessions), images by path and hash.
+        NO_COLOR=1 draws without colours (image previews become text).
         """)
 
     @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a repo id in the Hugging Face cache.")
@@ -101,8 +102,12 @@ struct Chat: AsyncParsableCommand {
         let outcome = await UIThread.run { () -> Result<(ChatState, Data), Error> in
             let driver: CursesDriver
             do { driver = try CursesDriver(color: colors) } catch { return .failure(error) }
-            let loop = ChatLoop(state: initial, driver: driver, backend: backend, theme: theme, store: store)
-            if resumed { loop.countContext() }
+            var start = initial
+            // Image previews: half blocks in colour (24-bit, or the 256-colour cube); text pills where
+            // colours are off (NO_COLOR, --no-color, a terminal without colours).
+            start.previewMode = driver.colorCapability == .none ? .text : .color
+            let loop = ChatLoop(state: start, driver: driver, backend: backend, theme: theme, store: store)
+            if resumed { loop.startResumeChecks() }
             let final = loop.run()
             return .success((final, driver.shutdown()))
         }
