@@ -185,6 +185,13 @@ public final class ChatLoop {
     private static let imageQueue = DispatchQueue(label: "squint.chat.images", qos: .utility)
 
     /// After a session was restored: checks its images (then counts the context), or counts at once.
+    /// Attaches images given on the command line to the first message (read in the background).
+    public func attachAtStart(_ paths: [String]) {
+        guard !paths.isEmpty else { return }
+        let r = attach(&state, paths: paths)
+        if r.contains(.loadImages) { loadImages() }
+    }
+
     public func startResumeChecks() {
         let r = state.verifyImages()
         if r.contains(.loadImages) { loadImages() } else { countContext() }

@@ -11,6 +11,7 @@ struct GenerationJob {
     let request: GenerationRequest
     let live: LiveSettings
     let cancel: Flag
+    var tokenDelay: Double = 0
 
     private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
     private func ms(_ a: UInt64, _ b: UInt64) -> Double { Double(b - a) / 1e6 }
@@ -142,6 +143,7 @@ struct GenerationJob {
                 }
             }
             step += 1
+            if tokenDelay > 0 { Thread.sleep(forTimeInterval: tokenDelay) }
             active = continuing
             guard !active.isEmpty else { break }
             if active.count == 1 {

@@ -28,9 +28,12 @@ public struct EngineOptions: Sendable {
     public var contextLength: Int?
     /// Quantize the language model's matrices at load (nil: use the checkpoint's weights as they are).
     public var quantization: DType?
-    public init(contextLength: Int? = nil, quantization: DType? = nil) {
+    /// A pause after every sampled token, to watch a tiny model stream at human speed (UI tests, demos).
+    public var tokenDelay: Double = 0
+    public init(contextLength: Int? = nil, quantization: DType? = nil, tokenDelay: Double = 0) {
         self.contextLength = contextLength
         self.quantization = quantization
+        self.tokenDelay = tokenDelay
     }
 }
 
@@ -70,6 +73,7 @@ public actor InferenceEngine {
     public nonisolated let model: LoadedModel
     public nonisolated let loadMilliseconds: Double
     public nonisolated let contextLength: Int
+    private nonisolated let tokenDelay: Double
     private let session: Session
     private var current: (live: LiveSettings, cancel: Flag)?
     private static let queue = DispatchQueue(label: "squint.inference", qos: .userInitiated)
@@ -80,6 +84,7 @@ public actor InferenceEngine {
         let limit = options.contextLength ?? min(model.language.config.maxPositions, 4096)
         guard limit > 0 else { throw InferenceError.invalidRequest("context length must be positive") }
         contextLength = limit
+        tokenDelay = options.tokenDelay
         session = Session(model: model, capacity: limit)
         loadMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
     }
@@ -117,8 +122,10 @@ public actor InferenceEngine {
         continuation.onTermination = { _ in cancel.set() }
         let session = self.session
         let model = self.model
+        let tokenDelay = self.tokenDelay
         Self.queue.async {
-            let job = GenerationJob(model: model, session: session, request: request, live: live, cancel: cancel)
+            let job = GenerationJob(model: model, session: session, request: request, live: live, cancel: cancel,
+                                    tokenDelay: tokenDelay)
             let result = Result { try job.run { continuation.yield($0) } }
             session.lock.unlock()
             switch result {

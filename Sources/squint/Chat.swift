@@ -22,8 +22,9 @@ struct Chat: AsyncParsableCommand {
     var model: String?
     @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
     var resume = false
-    @Argument(help: "The session to resume (with --resume).")
-    var sessionID: String?
+    @Argument(help: ArgumentHelp("Images to attach to the first message; with --resume, a first argument that is not a file names the session.",
+                                 valueName: "image"))
+    var arguments: [String] = []
     @Flag(name: .customLong("list-sessions"), help: "Print the saved sessions and exit.")
     var listSessions = false
     @Option(help: "A system message for a new conversation (/system changes it later).")
@@ -40,8 +41,19 @@ struct Chat: AsyncParsableCommand {
     var quant: String?
     @OptionGroup var sampling: SamplingOptions
 
+    /// With --resume, a first argument that is not an existing file is the session id.
+    var sessionID: String? {
+        guard resume, let first = arguments.first,
+              !FileManager.default.fileExists(atPath: (first as NSString).expandingTildeInPath) else { return nil }
+        return first
+    }
+
+    /// The images to attach at start (`~` expanded).
+    var imagePaths: [String] {
+        arguments.dropFirst(sessionID == nil ? 0 : 1).map { ($0 as NSString).expandingTildeInPath }
+    }
+
     func validate() throws {
-        if sessionID != nil && !resume { throw ValidationError("a session id is only taken with --resume") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
     }
 
@@ -87,7 +99,9 @@ struct Chat: AsyncParsableCommand {
 
         FileHandle.standardError.write(Data("squint: loading \(model)…\n".utf8))
         let url = try ModelLocator.resolve(model)
-        let engine = try InferenceEngine(directory: url, options: EngineOptions(contextLength: context, quantization: try quant.map(Quantization.parse)))
+        let engine = try InferenceEngine(directory: url, options: EngineOptions(
+            contextLength: context, quantization: try quant.map(Quantization.parse),
+            tokenDelay: (environment["SQUINT_TOKEN_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000))
         // A repo id names itself ("org/name" -> "name"); a directory by its last component.
         let name = URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.lastPathComponent
         let backend = EngineBackend(engine: engine, name: name)
@@ -98,6 +112,7 @@ struct Chat: AsyncParsableCommand {
         if let saved { state.restore(saved) } else if let system { state.setSystemPrompt(system) }
         let initial = state
         let resumed = saved != nil
+        let paths = imagePaths
 
         let outcome = await UIThread.run { () -> Result<(ChatState, Data), Error> in
             let driver: CursesDriver
@@ -108,6 +123,7 @@ struct Chat: AsyncParsableCommand {
             start.previewMode = driver.colorCapability == .none ? .text : .color
             let loop = ChatLoop(state: start, driver: driver, backend: backend, theme: theme, store: store)
             if resumed { loop.startResumeChecks() }
+            loop.attachAtStart(paths)
             let final = loop.run()
             return .success((final, driver.shutdown()))
         }

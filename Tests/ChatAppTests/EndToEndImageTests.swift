@@ -1,0 +1,54 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The whole walk through the real binary under tmux: a picture attached from the command line,
+/// a streamed reply, the temperature raised mid-reply and shown in the status bar, /compare 3 in three
+/// columns, one kept, quit, and the terminal back to normal. SQUINT_TOKEN_DELAY_MS slows the tiny fixture
+/// model to human speed so that "mid-reply" exists.
+extension EndToEndTests {
+    func testImageReplyLiveTemperatureAndCompareUnderTmux() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        let vlModel = Fixtures.url("vl/qwen2-vl-v4").path
+        let photo = Fixtures.url("vl/images/photo.jpg").path
+        let data = try Fixtures.temporaryDirectory("squint-e2e-img")
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(at: data)
+        }
+        let command = "env XDG_DATA_HOME=\(data.path) TERM=xterm-256color LANG=C.UTF-8 SQUINT_TOKEN_DELAY_MS=40 "
+            + "\(BinaryRunner.squintURL.path) chat --model \(vlModel) --seed 1 --temp 0.8 --max-tokens 80 \(photo) "
+            + "2>\(data.path)/stderr.txt; echo EXIT=$?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "120", "-y", "36", command])
+
+        var text = try wait(for: "the attached picture") { $0.contains("photo.jpg") && $0.contains("54 tokens") }
+        XCTAssertTrue(text.contains("ready"), text)
+        try tmux(["send-keys", "-t", "t", "What colour is the circle?", "Enter"])
+        text = try wait(for: "the reply streaming") { $0.contains("writing") && $0.contains("T 0.80") }
+        // Raise the temperature while the reply is still being written.
+        try tmux(["send-keys", "-t", "t", "F8"])
+        text = try wait(for: "the new temperature mid-reply") { $0.contains("T 0.85") && $0.contains("writing") }
+        text = try wait(for: "the end of the reply", timeout: 30) { $0.contains("ready") }
+        XCTAssertTrue(text.contains("What colour is the circle?"), text)
+
+        try tmux(["send-keys", "-t", "t", "/compare 3", "Enter"])
+        text = try wait(for: "three columns", timeout: 30) { $0.contains("3 replies") && $0.contains("distinct-1") && $0.contains("ready") }
+        let header = text.split(separator: "\n").first { $0.hasPrefix("1 ") && $0.contains(" 2 ") && $0.contains(" 3") }
+        XCTAssertNotNil(header, "column headers 1 2 3:\n\(text)")
+        try tmux(["send-keys", "-t", "t", "Tab"])
+        try tmux(["send-keys", "-t", "t", "M-k"])
+        text = try wait(for: "the kept reply") { !$0.contains("3 replies") }
+
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        _ = try wait(for: "the quit question") { $0.contains("quit?") }
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        text = try wait(for: "exit") { $0.contains("EXIT=0") }
+        XCTAssertEqual(try tmux(["display", "-p", "-t", "t", "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        // The saved session holds the picture (by path) and the kept reply.
+        let dir = data.appendingPathComponent("squint/sessions")
+        let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasSuffix(".json") })
+        let saved = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
+        XCTAssertTrue(saved.contains("photo.jpg"), saved)
+    }
+}
