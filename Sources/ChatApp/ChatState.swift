@@ -152,6 +152,8 @@ public struct ChatState: Sendable {
     // Running generation bookkeeping.
     var generationStart: Double? = nil
     var generatedTokens = 0
+    /// Tokens of the reply being written (or last written).
+    public var generatedTokensSoFar: Int { generatedTokens }
     var firstTokenTime: Double? = nil
 
     public init(info: ModelInfo, sessionID: String) {

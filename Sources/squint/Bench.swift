@@ -25,6 +25,8 @@ struct Bench: AsyncParsableCommand {
     var image: String?
     @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
     var quant: String?
+    @Flag(help: "Measure the chat's key-to-frame latency while a reply is generated (headless, real engine).")
+    var ui = false
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -38,9 +40,27 @@ struct Bench: AsyncParsableCommand {
         do { try execute() } catch { fail(error) }
     }
 
+    private func executeUI() throws {
+        let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
+                                         options: EngineOptions(quantization: try quant.map(Quantization.parse)))
+        let r = UIBench.run(engine: engine, name: URL(fileURLWithPath: model).lastPathComponent,
+                            replyTokens: max(genTokens, 64), keys: 200)
+        if json {
+            let object: [String: Any] = ["keys": r.samples.count, "key_to_frame_median_ms": r.median,
+                                         "key_to_frame_p90_ms": r.p90, "key_to_frame_max_ms": r.max,
+                                         "tokens_generated_meanwhile": r.tokensDuring]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        print(String(format: "ui         %d keys while %d tokens were generated: key-to-frame median %.2f ms, p90 %.2f ms, max %.2f ms (120x40)",
+                     r.samples.count, r.tokensDuring, r.median, r.p90, r.max))
+    }
+
     private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
     private func execute() throws {
+        if ui { return try executeUI() }
         let t0 = now()
         let loaded = try LoadedModel(directory: try ModelLocator.resolve(model),
                                      options: LoadOptions(quantization: try quant.map(Quantization.parse)))
