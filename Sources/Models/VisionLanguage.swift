@@ -67,3 +67,21 @@ public protocol VisionLanguage: AnyObject, Sendable {
     /// Position ids for a whole prompt (image token runs in order) and the delta decoding continues with.
     func positions(for ids: [Int], images: [PreparedImage]) throws -> (PositionIDs, delta: Int)
 }
+
+/// Prompt helpers shared by families whose processor repeats one placeholder per image token.
+enum VisionPrompt {
+    /// Replaces the i-th `placeholder` in `text` with `counts[i]` copies of it (transformers' processors
+    /// expand `<|image_pad|>` / `<image>` this way before tokenizing).
+    static func repeatPlaceholders(in text: String, placeholder: String, counts: [Int]) throws -> String {
+        let parts = text.components(separatedBy: placeholder)
+        guard parts.count - 1 == counts.count else {
+            throw ModelError.invalidConfigValue(path: "prompt", key: placeholder,
+                reason: "the prompt has \(parts.count - 1) image placeholders for \(counts.count) images")
+        }
+        var out = parts[0]
+        for (i, count) in counts.enumerated() {
+            out += String(repeating: placeholder, count: count) + parts[i + 1]
+        }
+        return out
+    }
+}

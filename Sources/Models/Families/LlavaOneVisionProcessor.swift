@@ -315,16 +315,7 @@ final class LlavaOneVisionPipeline: VisionLanguage, @unchecked Sendable {
     }
 
     func expandPlaceholders(in text: String, images: [PreparedImage]) throws -> String {
-        let parts = text.components(separatedBy: imagePlaceholder)
-        guard parts.count - 1 == images.count else {
-            throw ModelError.invalidConfigValue(path: "prompt", key: imagePlaceholder,
-                reason: "the prompt has \(parts.count - 1) image placeholders for \(images.count) images")
-        }
-        var out = parts[0]
-        for (i, image) in images.enumerated() {
-            out += String(repeating: imagePlaceholder, count: image.tokenCount) + parts[i + 1]
-        }
-        return out
+        try VisionPrompt.repeatPlaceholders(in: text, placeholder: imagePlaceholder, counts: images.map(\.tokenCount))
     }
 
     /// Plain 1-D positions: image rows count like text.

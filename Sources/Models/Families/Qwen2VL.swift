@@ -212,7 +212,7 @@ final class Qwen2VisionTower: @unchecked Sendable {
         var mlpA = [Float](repeating: 0, count: n * c.mlpHidden), mlpB = mlpA
         for (bi, b) in blocks.enumerated() {
             norm(x, &xn, rows: n, dim: e, weight: b.norm1, bias: b.norm1Bias)
-            linear(b.qkv, b.qkvBias, xn, &qkv, rows: n)                    // [N, 3, heads, hd]
+            VisionOps.linear(b.qkv, b.qkvBias, xn, &qkv, rows: n)                    // [N, 3, heads, hd]
             qkv.withUnsafeMutableBufferPointer { q in
                 for j in 0..<n {
                     for part in 0..<2 {                                     // q and k, not v
@@ -232,30 +232,30 @@ final class Qwen2VisionTower: @unchecked Sendable {
             qkv.withUnsafeBufferPointer { q in attn.withUnsafeMutableBufferPointer { o in
                 VisionOps.segmentAttention(qkv: q.baseAddress!, out: o.baseAddress!, bounds: bounds, heads: heads, headDim: hd)
             } }
-            linear(b.proj, b.projBias, attn, &xn, rows: n)
-            add(&x, xn)
+            VisionOps.linear(b.proj, b.projBias, attn, &xn, rows: n)
+            VisionOps.add(&x, xn)
             norm(x, &xn, rows: n, dim: e, weight: b.norm2, bias: b.norm2Bias)
             if let fc1 = b.fc1, let fc2 = b.fc2 {
-                linear(fc1, b.fc1Bias, xn, &mlpA, rows: n)
+                VisionOps.linear(fc1, b.fc1Bias, xn, &mlpA, rows: n)
                 mlpA.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
-                linear(fc2, b.fc2Bias, mlpA, &xn, rows: n)
+                VisionOps.linear(fc2, b.fc2Bias, mlpA, &xn, rows: n)
             } else if let gate = b.gate, let up = b.up, let down = b.down {
-                linear(gate, b.gateBias, xn, &mlpA, rows: n)
-                linear(up, b.upBias, xn, &mlpB, rows: n)
+                VisionOps.linear(gate, b.gateBias, xn, &mlpA, rows: n)
+                VisionOps.linear(up, b.upBias, xn, &mlpB, rows: n)
                 mlpA.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
                 for i in 0..<mlpA.count { mlpA[i] *= mlpB[i] }
-                linear(down, b.downBias, mlpA, &xn, rows: n)
+                VisionOps.linear(down, b.downBias, mlpA, &xn, rows: n)
             }
-            add(&x, xn)
+            VisionOps.add(&x, xn)
         }
         // Merger: norm each patch, then 2x2 groups of consecutive rows form one row of the MLP.
         norm(x, &xn, rows: n, dim: e, weight: mergerNorm, bias: mergerNormBias)
         let groups = n / unit, hidden = e * unit
         var h1 = [Float](repeating: 0, count: groups * hidden)
-        linear(merger0, merger0Bias, xn, &h1, rows: groups)
+        VisionOps.linear(merger0, merger0Bias, xn, &h1, rows: groups)
         h1.withUnsafeMutableBufferPointer { VisionOps.apply(.geluErf, $0.baseAddress!, count: $0.count) }
         var out = [Float](repeating: 0, count: groups * c.outHidden)
-        linear(merger2, merger2Bias, h1, &out, rows: groups)
+        VisionOps.linear(merger2, merger2Bias, h1, &out, rows: groups)
         if c.isV25 {
             // Undo the window order: slot j holds unit order[j].
             var restored = out
@@ -277,17 +277,6 @@ final class Qwen2VisionTower: @unchecked Sendable {
         } }
     }
 
-    private func linear(_ w: TensorView, _ b: TensorView?, _ x: [Float], _ y: inout [Float], rows: Int) {
-        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-            Ops.linear(w, b, xp.baseAddress!, yp.baseAddress!, n: rows)
-        } }
-    }
-
-    private func add(_ x: inout [Float], _ y: [Float]) {
-        x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in
-            Ops.add(xp.baseAddress!, yp.baseAddress!, count: xp.count)
-        } }
-    }
 
     /// transformers `get_vision_window_index` for one image: the merge-unit order window by window and
     /// the token boundaries of the windows (empty windows dropped, as `unique_consecutive` does).

@@ -150,16 +150,7 @@ final class Qwen2VLPipeline: VisionLanguage, @unchecked Sendable {
     }
 
     func expandPlaceholders(in text: String, images: [PreparedImage]) throws -> String {
-        let parts = text.components(separatedBy: imagePlaceholder)
-        guard parts.count - 1 == images.count else {
-            throw ModelError.invalidConfigValue(path: "prompt", key: imagePlaceholder,
-                reason: "the prompt has \(parts.count - 1) image placeholders for \(images.count) images")
-        }
-        var out = parts[0]
-        for (i, image) in images.enumerated() {
-            out += String(repeating: imagePlaceholder, count: image.tokenCount) + parts[i + 1]
-        }
-        return out
+        try VisionPrompt.repeatPlaceholders(in: text, placeholder: imagePlaceholder, counts: images.map(\.tokenCount))
     }
 
     /// transformers `get_rope_index`: text runs count up on all three axes; an image run takes

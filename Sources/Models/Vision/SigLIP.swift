@@ -178,7 +178,7 @@ final class SigLIPTower: @unchecked Sendable {
             }
         }
         var x = [Float](repeating: 0, count: n * e)                               // [N, hidden]
-        linear(patchEmbed, patchBias, patches, &x, rows: n)
+        VisionOps.linear(patchEmbed, patchBias, patches, &x, rows: n)
         var row = [Float](repeating: 0, count: e)
         for i in 0..<n {
             let pid = positionIDs?[i] ?? i
@@ -193,22 +193,22 @@ final class SigLIPTower: @unchecked Sendable {
                                             scale: 1 / Float(hd).squareRoot(), causal: false)
         for b in blocks.prefix(layers) {
             norm(x, &xn, rows: n, weight: b.norm1, bias: b.norm1Bias)
-            linear(b.q, b.qBias, xn, &q, rows: n)                                 // [N, heads, hd]
-            linear(b.k, b.kBias, xn, &k, rows: n)
-            linear(b.v, b.vBias, xn, &v, rows: n)
+            VisionOps.linear(b.q, b.qBias, xn, &q, rows: n)                                 // [N, heads, hd]
+            VisionOps.linear(b.k, b.kBias, xn, &k, rows: n)
+            VisionOps.linear(b.v, b.vBias, xn, &v, rows: n)
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                 attn.withUnsafeMutableBufferPointer { op in
                     Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!,
                                       nq: n, p0: 0, nkv: n, layout: layout)
                 }
             } } }
-            linear(b.o, b.oBias, attn, &xn, rows: n)
-            add(&x, xn)
+            VisionOps.linear(b.o, b.oBias, attn, &xn, rows: n)
+            VisionOps.add(&x, xn)
             norm(x, &xn, rows: n, weight: b.norm2, bias: b.norm2Bias)
-            linear(b.fc1, b.fc1Bias, xn, &mlp, rows: n)                          // [N, inter]
+            VisionOps.linear(b.fc1, b.fc1Bias, xn, &mlp, rows: n)                          // [N, inter]
             mlp.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
-            linear(b.fc2, b.fc2Bias, mlp, &xn, rows: n)
-            add(&x, xn)
+            VisionOps.linear(b.fc2, b.fc2Bias, mlp, &xn, rows: n)
+            VisionOps.add(&x, xn)
         }
         if applyPostNorm, let postNorm {
             norm(x, &xn, rows: n, weight: postNorm, bias: postNormBias)
@@ -224,15 +224,4 @@ final class SigLIPTower: @unchecked Sendable {
         } }
     }
 
-    private func linear(_ w: TensorView, _ b: TensorView?, _ x: [Float], _ y: inout [Float], rows: Int) {
-        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
-            Ops.linear(w, b, xp.baseAddress!, yp.baseAddress!, n: rows)
-        } }
-    }
-
-    private func add(_ x: inout [Float], _ y: [Float]) {
-        x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in
-            Ops.add(xp.baseAddress!, yp.baseAddress!, count: xp.count)
-        } }
-    }
 }

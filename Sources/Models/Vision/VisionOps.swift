@@ -41,4 +41,18 @@ enum VisionOps {
                               layout: layout)
         }
     }
+
+    /// y[rows, out] = x[rows, in] · Wᵀ (+ bias), over Swift arrays.
+    static func linear(_ w: TensorView, _ b: TensorView?, _ x: [Float], _ y: inout [Float], rows: Int) {
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { yp in
+            Ops.linear(w, b, xp.baseAddress!, yp.baseAddress!, n: rows)
+        } }
+    }
+
+    /// x += y (a residual connection), over Swift arrays.
+    static func add(_ x: inout [Float], _ y: [Float]) {
+        x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in
+            Ops.add(xp.baseAddress!, yp.baseAddress!, count: xp.count)
+        } }
+    }
 }
