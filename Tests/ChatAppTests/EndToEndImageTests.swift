@@ -22,20 +22,24 @@ extension EndToEndTests {
             + "2>\(data.path)/stderr.txt; echo EXIT=$?; sleep 60"
         try tmux(["new-session", "-d", "-s", "t", "-x", "120", "-y", "36", command])
 
-        var text = try wait(for: "the attached picture") { $0.contains("photo.jpg") && $0.contains("54 tokens") }
-        XCTAssertTrue(text.contains("ready"), text)
+        // Conditions go inside the waits: capture-pane may catch a frame half drawn.
+        var text = try wait(for: "the attached picture") {
+            $0.contains("photo.jpg") && $0.contains("54 tokens") && $0.contains("ready")
+        }
         try tmux(["send-keys", "-t", "t", "What colour is the circle?", "Enter"])
         text = try wait(for: "the reply streaming") { $0.contains("writing") && $0.contains("T 0.80") }
         // Raise the temperature while the reply is still being written.
         try tmux(["send-keys", "-t", "t", "F8"])
         text = try wait(for: "the new temperature mid-reply") { $0.contains("T 0.85") && $0.contains("writing") }
-        text = try wait(for: "the end of the reply", timeout: 30) { $0.contains("ready") }
-        XCTAssertTrue(text.contains("What colour is the circle?"), text)
+        text = try wait(for: "the end of the reply", timeout: 30) {
+            $0.contains("ready") && $0.contains("What colour is the circle?")
+        }
 
         try tmux(["send-keys", "-t", "t", "/compare 3", "Enter"])
-        text = try wait(for: "three columns", timeout: 30) { $0.contains("3 replies") && $0.contains("distinct-1") && $0.contains("ready") }
-        let header = text.split(separator: "\n").first { $0.hasPrefix("1 ") && $0.contains(" 2 ") && $0.contains(" 3") }
-        XCTAssertNotNil(header, "column headers 1 2 3:\n\(text)")
+        text = try wait(for: "three columns", timeout: 30) { pane in
+            pane.contains("3 replies") && pane.contains("distinct-1") && pane.contains("ready")
+                && pane.split(separator: "\n").contains { $0.hasPrefix("1 ") && $0.contains(" 2 ") && $0.contains(" 3") }
+        }
         try tmux(["send-keys", "-t", "t", "Tab"])
         try tmux(["send-keys", "-t", "t", "M-k"])
         text = try wait(for: "the kept reply") { !$0.contains("3 replies") }

@@ -5,7 +5,9 @@ import XCTest
 /// The real `squint chat` under tmux: keys in, the pane's text out.
 final class EndToEndTests: XCTestCase {
     let model = Fixtures.url("models/qwen2-v4").path
-    let socket = "squint-e2e-\(getpid())"
+    /// One tmux server per test (XCTest makes an instance per test method), so a test never meets the
+    /// previous one's server while it shuts down.
+    let socket = "squint-e2e-\(getpid())-\(UUID().uuidString.prefix(8))"
 
     /// Runs tmux through system(3), not Process: corelibs Foundation notices a child's exit through a
     /// descriptor the child inherits, and the tmux server (a daemon forked from the first client) would
@@ -58,8 +60,8 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(text.contains("Hello 你好"), text)
 
         try tmux(["send-keys", "-t", "t", "F2"])
-        text = try wait(for: "the sampling panel") { $0.contains("Sampling") }
-        XCTAssertTrue(text.contains("repeat-penalty"), text)
+        // Wait for the whole panel: capture-pane may catch a frame half drawn.
+        text = try wait(for: "the sampling panel") { $0.contains("Sampling") && $0.contains("repeat-penalty") }
         try tmux(["send-keys", "-t", "t", "Escape"])
         _ = try wait(for: "the panel to close") { !$0.contains("Sampling") }
 
