@@ -76,7 +76,7 @@ public final class LoadedModel: @unchecked Sendable {
         let meta = GGUFMetadata(file)
         let arch = try meta.string("general.architecture")
         guard GGUFTextModel.architectures.contains(arch) else {
-            throw ModelError.unsupportedModelType(path: url.path, modelType: arch, supported: GGUFTextModel.architectures)
+            throw ModelError.unsupportedArchitecture(path: url.path, architecture: arch, supported: GGUFTextModel.architectures)
         }
         directory = url
         modelType = arch

@@ -5,23 +5,43 @@ import TestSupport
 
 /// GGUF text models written as llama.cpp's converter writes them (Scripts/fixtures/make_gguf_model_fixtures.py)
 /// against llama.cpp's own outputs on the same files (llama-cpp-python, F32 KV cache, no flash attention):
-/// its tokenization, its greedy tokens and its first-step logits.
+/// its tokenization, its greedy tokens and its logits.
 ///
-/// Tolerances, relative to the largest reference logit:
-/// - F32 files: 1e-3 (f32 both sides; only summation order differs).
-/// - F16 file: 1e-2. llama.cpp's CPU matmul for F16 weights rounds the activations to F16 first
-///   (the type's vec_dot_type); Squint multiplies F16 weights by F32 activations.
-/// - Q8_0 / Q4_0 files: 5e-2. llama.cpp quantizes the activations to Q8_0 blocks for these dot products,
-///   Squint does not, so only the weights' rounding is shared.
-/// Greedy tokens must be identical in every case (the fixtures' top-1 margins are recorded in reference.json).
+/// Tolerances, relative to the largest first-step reference logit (measured error in brackets):
+/// - F32 files: 1e-4 [~1e-6]; greedy tokens identical.
+/// - F16 file: 5e-3 [1.6e-3]; greedy identical. llama.cpp's CPU matmul rounds the activations to F16 for
+///   F16 weights (the type's vec_dot_type); Squint keeps them F32.
+/// - Q8_0 / Q4_0 files (llama-quantize output, with its F16/Q8_0 fallbacks for 176-wide rows):
+///   * against llama.cpp on the same weights dequantized to F32 (gguf-py): 1e-4 [~1e-6], greedy identical.
+///     Squint's quantized kernels compute exactly that math.
+///   * against llama.cpp on the quantized file itself: 3e-2 [2.1e-2], teacher-forced over its greedy
+///     tokens. llama.cpp quantizes the activations to Q8_0/Q8_K blocks for these dot products, Squint does
+///     not, so near-ties can flip: the argmax is required only where llama.cpp's top-1 margin exceeds
+///     twice the bound, and free-running sequences are not compared (they diverge after such a flip).
 final class GGUFModelTests: XCTestCase {
+    struct Run: Decodable {
+        var ids: [Int]
+        var greedy_new_ids: [Int]
+        var first_step_logits: [Float]
+        var step_margins: [Float]
+        /// Per step: the largest logits as [id, logit].
+        var step_top: [[[Float]]]
+    }
+
     struct Case: Decodable {
         var text: String
         var add_special_tokens: Bool
         var ids: [Int]
         var greedy_new_ids: [Int]
         var first_step_logits: [Float]
-        var min_top1_margin: Float
+        var step_margins: [Float]
+        var step_top: [[[Float]]]
+        var dequantized_reference: Run?
+
+        var run: Run {
+            Run(ids: ids, greedy_new_ids: greedy_new_ids, first_step_logits: first_step_logits,
+                step_margins: step_margins, step_top: step_top)
+        }
     }
 
     struct FileRef: Decodable {
@@ -42,38 +62,54 @@ final class GGUFModelTests: XCTestCase {
         return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
     }
 
-    static func tolerance(_ name: String) -> Float {
-        if name.contains("-q") { return 5e-2 }
-        if name.contains("f16") { return 1e-2 }
-        return 1e-3
-    }
-
-    private func check(_ model: LoadedModel, _ c: Case, tolerance: Float, label: String) throws {
-        XCTAssertEqual(model.tokenizer.encode(c.text, addSpecialTokens: c.add_special_tokens), c.ids, "\(label) ids")
+    /// Teacher-forced over the reference's greedy tokens: at every step Squint's logits at the reference's
+    /// top candidates are within `tolerance` (relative to the largest first-step logit) and Squint's argmax
+    /// is the reference's token, unless `nearTiesMayFlip` and the reference's margin is within twice the
+    /// bound. Returns how many steps had their argmax checked.
+    @discardableResult
+    private func check(_ model: LoadedModel, _ r: Run, tolerance: Float, nearTiesMayFlip: Bool,
+                       label: String) throws -> Int {
         let lm = model.language
         let cache = lm.makeCache(capacity: 256)
         var logits = [Float](repeating: 0, count: lm.logitCount)
-        XCTAssertEqual(lm.logitCount, c.first_step_logits.count, "\(label) vocabulary")
-        try logits.withUnsafeMutableBufferPointer { try lm.forward(tokens: c.ids, cache: cache, logits: $0.baseAddress!) }
-        let scale = max(1, c.first_step_logits.map(abs).max() ?? 1)
-        let d = closeness(logits, c.first_step_logits)
-        XCTAssertLessThanOrEqual(d.maxAbsDiff, tolerance * scale, "\(label) first-step logits: \(d)")
-        var generated: [Int] = []
-        for _ in 0..<c.greedy_new_ids.count {
-            let next = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
-            generated.append(next)
-            try logits.withUnsafeMutableBufferPointer { try lm.forward(tokens: [next], cache: cache, logits: $0.baseAddress!) }
+        XCTAssertEqual(lm.logitCount, r.first_step_logits.count, "\(label) vocabulary")
+        try logits.withUnsafeMutableBufferPointer { try lm.forward(tokens: r.ids, cache: cache, logits: $0.baseAddress!) }
+        let scale = max(1, r.first_step_logits.map(abs).max() ?? 1)
+        let bound = tolerance * scale
+        let d = closeness(logits, r.first_step_logits)
+        XCTAssertLessThanOrEqual(d.maxAbsDiff, bound, "\(label) first-step logits: \(d)")
+        var decided = 0, worst: Float = 0
+        for (k, token) in r.greedy_new_ids.enumerated() {
+            for pair in r.step_top[k] { worst = max(worst, abs(logits[Int(pair[0])] - pair[1])) }
+            let argmax = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+            if !nearTiesMayFlip || r.step_margins[k] > 2 * bound {
+                XCTAssertEqual(argmax, token, "\(label) step \(k) argmax (reference margin \(r.step_margins[k]))")
+                decided += 1
+            }
+            try logits.withUnsafeMutableBufferPointer { try lm.forward(tokens: [token], cache: cache, logits: $0.baseAddress!) }
         }
-        XCTAssertEqual(generated, c.greedy_new_ids, "\(label) greedy continuation (llama.cpp margin \(c.min_top1_margin))")
+        XCTAssertLessThanOrEqual(worst, bound, "\(label) step logits at the reference's top candidates")
+        return decided
     }
 
     func testEveryFileMatchesLlamaCpp() throws {
         let ref = try reference()
-        XCTAssertGreaterThanOrEqual(ref.files.count, 5)
+        XCTAssertEqual(ref.files.count, 6)
         for (name, file) in ref.files.sorted(by: { $0.key < $1.key }) {
             let model = try LoadedModel(directory: Self.dir.appendingPathComponent(name))
-            try check(model, file.raw, tolerance: Self.tolerance(name), label: "\(name) raw")
-            try check(model, file.chat, tolerance: Self.tolerance(name), label: "\(name) chat")
+            for (kind, c) in [("raw", file.raw), ("chat", file.chat)] {
+                let label = "\(name) \(kind)"
+                XCTAssertEqual(model.tokenizer.encode(c.text, addSpecialTokens: c.add_special_tokens), c.ids, "\(label) ids")
+                if let deq = c.dequantized_reference {
+                    XCTAssertEqual(deq.ids, c.ids)
+                    try check(model, deq, tolerance: 1e-4, nearTiesMayFlip: false, label: "\(label) vs dequantized")
+                    let decided = try check(model, c.run, tolerance: 3e-2, nearTiesMayFlip: true, label: label)
+                    XCTAssertGreaterThanOrEqual(decided, 3, "\(label): too few steps decidable against llama.cpp")
+                } else {
+                    try check(model, c.run, tolerance: name.contains("f16") ? 5e-3 : 1e-4, nearTiesMayFlip: false,
+                              label: label)
+                }
+            }
         }
     }
 
@@ -119,7 +155,7 @@ final class GGUFModelTests: XCTestCase {
         _ = try reference()
         // An architecture other than qwen2/llama.
         XCTAssertThrowsError(try LoadedModel(directory: Fixtures.url("gguf/metadata.gguf"))) { error in
-            guard case let ModelError.unsupportedModelType(_, type, supported) = error else { return XCTFail("\(error)") }
+            guard case let ModelError.unsupportedArchitecture(_, type, supported) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(type, "squint-test")
             XCTAssertEqual(supported, ["llama", "qwen2"])
         }

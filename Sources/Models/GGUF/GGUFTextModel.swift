@@ -36,7 +36,7 @@ enum GGUFTextModel {
     /// The decoder's hyper-parameters from `{arch}.*` metadata (llama.cpp's `llm_load_hparams`).
     static func config(_ m: GGUFMetadata, architecture arch: String, weights: WeightStore) throws -> TextConfig {
         guard architectures.contains(arch) else {
-            throw ModelError.unsupportedModelType(path: m.path, modelType: arch, supported: architectures)
+            throw ModelError.unsupportedArchitecture(path: m.path, architecture: arch, supported: architectures)
         }
         let hidden = try m.positiveInt("\(arch).embedding_length")
         let heads = try m.positiveInt("\(arch).attention.head_count")
