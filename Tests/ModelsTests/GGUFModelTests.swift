@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import ModelFormats
 @testable import Models
 import TestSupport
 
@@ -50,8 +51,15 @@ final class GGUFModelTests: XCTestCase {
         var chat: Case
     }
 
+    struct TokenizeCase: Decodable {
+        var text: String
+        var ids: [Int]
+        var decoded: String
+    }
+
     struct Reference: Decodable {
         var files: [String: FileRef]
+        var tokenize: [String: [TokenizeCase]]
     }
 
     static let dir = Fixtures.url("gguf-models")
@@ -109,6 +117,21 @@ final class GGUFModelTests: XCTestCase {
                     try check(model, c.run, tolerance: name.contains("f16") ? 5e-3 : 1e-4, nearTiesMayFlip: false,
                               label: label)
                 }
+            }
+        }
+    }
+
+    /// Tricky strings (whitespace runs, digits, contractions in upper case, accents, CJK, emoji, special
+    /// tokens inside text) through every pre-tokenizer kind: llama-bpe, qwen2, smollm, gpt-2 and default.
+    func testTokenizationMatchesLlamaCpp() throws {
+        let ref = try reference()
+        XCTAssertEqual(ref.tokenize.count, 5)
+        for (name, cases) in ref.tokenize.sorted(by: { $0.key < $1.key }) {
+            let file = try GGUFFile(path: Self.dir.appendingPathComponent(name).path)
+            let tokenizer = try GGUFTokenizer.load(GGUFMetadata(file)).tokenizer
+            for c in cases {
+                XCTAssertEqual(tokenizer.encode(c.text, addSpecialTokens: true), c.ids, "\(name): \(c.text.debugDescription)")
+                XCTAssertEqual(tokenizer.decode(c.ids), c.decoded, "\(name) decode: \(c.text.debugDescription)")
             }
         }
     }
