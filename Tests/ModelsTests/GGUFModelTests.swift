@@ -136,6 +136,16 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
+    func testHandWrittenJSONEscapes() throws {
+        let tokens = ["a\u{01}b", "\"", "\\", "\n", "é🦊"]
+        let data = try GGUFTokenizer.encodeJSON(["x": [1, 2]], vocab: tokens, merges: ["\" \\"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let model = try XCTUnwrap(json["model"] as? [String: Any])
+        XCTAssertEqual(model["vocab"] as? [String: Int], Dictionary(uniqueKeysWithValues: tokens.enumerated().map { ($1, $0) }))
+        XCTAssertEqual(model["merges"] as? [String], ["\" \\"])
+        XCTAssertEqual(json["x"] as? [Int], [1, 2])
+    }
+
     func testConfigFromMetadata() throws {
         _ = try reference()
         let llama = try LoadedModel(directory: Self.dir.appendingPathComponent("llama-f32.gguf"))

@@ -86,10 +86,6 @@ enum GGUFTokenizer {
         let addBOS = try m.optionalBool("tokenizer.ggml.add_bos_token") ?? pre.addBOS
         let addEOS = try m.optionalBool("tokenizer.ggml.add_eos_token") ?? false
 
-        // Vocabulary: later duplicates win, as in llama.cpp's token_to_id.
-        var vocab: [String: Int] = [:]
-        vocab.reserveCapacity(tokens.count)
-        for (i, t) in tokens.enumerated() { vocab[t] = i }
         var added: [[String: Any]] = []
         for (i, t) in tokens.enumerated() where i < types.count && (types[i] == control || types[i] == userDefined) {
             added.append(["id": i, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
@@ -104,8 +100,7 @@ enum GGUFTokenizer {
             "added_tokens": added,
             "pre_tokenizer": ["type": "Sequence", "pretokenizers": steps],
             "decoder": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
-            "model": ["type": "BPE", "vocab": vocab, "merges": merges, "ignore_merges": pre.ignoreMerges,
-                      "byte_fallback": false, "fuse_unk": false],
+            "model": ["type": "BPE", "ignore_merges": pre.ignoreMerges, "byte_fallback": false, "fuse_unk": false],
         ]
         var single: [[String: Any]] = [["Sequence": ["id": "A", "type_id": 0]]]
         var specials: [String: Any] = [:]
@@ -126,7 +121,7 @@ enum GGUFTokenizer {
 
         let tokenizer: Tokenizer
         do {
-            tokenizer = try Tokenizer(tokenizerJSON: try JSONSerialization.data(withJSONObject: json),
+            tokenizer = try Tokenizer(tokenizerJSON: try encodeJSON(json, vocab: tokens, merges: merges),
                                       tokenizerConfigJSON: try JSONSerialization.data(withJSONObject: config))
         } catch let error as TokenizerError {
             throw ModelError.cannotRead(path: m.path, reason: "embedded tokenizer: \(error)")
@@ -137,5 +132,56 @@ enum GGUFTokenizer {
         for (i, t) in tokens.enumerated() where endOfGenerationTexts.contains(t) { stops.insert(i) }
         return Built(tokenizer: tokenizer, chatTemplate: try m.optionalString("tokenizer.chat_template"),
                      stopTokenIDs: stops)
+    }
+
+    /// `json` serialised with `model.vocab` and `model.merges` added by hand: JSONSerialization takes
+    /// over a second for a 150k-token vocabulary, this loop a few milliseconds. The vocabulary is written
+    /// in id order, so a token text that appears twice maps to its last id, as in llama.cpp's token_to_id.
+    static func encodeJSON(_ json: [String: Any], vocab tokens: [String], merges: [String]) throws -> Data {
+        var rest = json
+        var model = rest.removeValue(forKey: "model") as? [String: Any] ?? [:]
+        var out = [UInt8]()
+        out.reserveCapacity(tokens.count * 24 + merges.count * 16 + 4096)
+        func string(_ s: String) {
+            out.append(0x22)
+            for b in s.utf8 {
+                switch b {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0..<0x20: out += Array(String(format: "\\u%04x", b).utf8)
+                default: out.append(b)
+                }
+            }
+            out.append(0x22)
+        }
+        out += Array("{\"model\":{\"vocab\":{".utf8)
+        for (i, t) in tokens.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            string(t)
+            out += Array(":\(i)".utf8)
+        }
+        out += Array("},\"merges\":[".utf8)
+        for (i, m) in merges.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            string(m)
+        }
+        out.append(0x5D)
+        model["vocab"] = nil
+        model["merges"] = nil
+        for (k, v) in model {
+            out.append(0x2C)
+            string(k)
+            out.append(0x3A)
+            out += try JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed])
+        }
+        out.append(0x7D)
+        for (k, v) in rest {
+            out.append(0x2C)
+            string(k)
+            out.append(0x3A)
+            out += try JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed])
+        }
+        out.append(0x7D)
+        return Data(out)
     }
 }
