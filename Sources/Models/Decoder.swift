@@ -12,6 +12,16 @@ struct DecoderLayer: @unchecked Sendable {
     let gateBias, upBias, downBias: TensorView?
 }
 
+/// One weight of the decoder, named by role; a family's loader maps roles to its checkpoint's tensor names.
+public enum DecoderTensor: Sendable, Equatable {
+    case embedding, finalNorm, lmHead
+    case inputNorm(Int), postNorm(Int)
+    case q(Int), k(Int), v(Int), o(Int)
+    case qBias(Int), kBias(Int), vBias(Int), oBias(Int)
+    case gate(Int), up(Int), down(Int)
+    case gateBias(Int), upBias(Int), downBias(Int)
+}
+
 /// Where a family keeps its decoder weights (names differ between checkpoints and layouts).
 public struct DecoderWeightNames: Sendable {
     /// Prefix of `embed_tokens`, `layers.N.` and `norm` (e.g. `model.` or `model.language_model.`).
@@ -21,6 +31,33 @@ public struct DecoderWeightNames: Sendable {
     public init(prefix: String = "model.", lmHead: String = "lm_head.weight") {
         self.prefix = prefix
         self.lmHead = lmHead
+    }
+
+    /// The Hugging Face (transformers) name of a decoder weight.
+    public func name(_ t: DecoderTensor) -> String {
+        let p = prefix
+        func l(_ i: Int, _ s: String) -> String { "\(p)layers.\(i).\(s)" }
+        switch t {
+        case .embedding: return "\(p)embed_tokens.weight"
+        case .finalNorm: return "\(p)norm.weight"
+        case .lmHead: return lmHead
+        case let .inputNorm(i): return l(i, "input_layernorm.weight")
+        case let .postNorm(i): return l(i, "post_attention_layernorm.weight")
+        case let .q(i): return l(i, "self_attn.q_proj.weight")
+        case let .k(i): return l(i, "self_attn.k_proj.weight")
+        case let .v(i): return l(i, "self_attn.v_proj.weight")
+        case let .o(i): return l(i, "self_attn.o_proj.weight")
+        case let .qBias(i): return l(i, "self_attn.q_proj.bias")
+        case let .kBias(i): return l(i, "self_attn.k_proj.bias")
+        case let .vBias(i): return l(i, "self_attn.v_proj.bias")
+        case let .oBias(i): return l(i, "self_attn.o_proj.bias")
+        case let .gate(i): return l(i, "mlp.gate_proj.weight")
+        case let .up(i): return l(i, "mlp.up_proj.weight")
+        case let .down(i): return l(i, "mlp.down_proj.weight")
+        case let .gateBias(i): return l(i, "mlp.gate_proj.bias")
+        case let .upBias(i): return l(i, "mlp.up_proj.bias")
+        case let .downBias(i): return l(i, "mlp.down_proj.bias")
+        }
     }
 }
 
@@ -36,47 +73,50 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     /// Largest number of tokens one forward pass processes; longer prompts are prefilled in chunks.
     public var maxChunk = 512
 
-    public init(config: TextConfig, weights: WeightStore, names: DecoderWeightNames = DecoderWeightNames()) throws {
+    public convenience init(config: TextConfig, weights: WeightStore, names: DecoderWeightNames = DecoderWeightNames()) throws {
+        try self.init(config: config, weights: weights, name: names.name)
+    }
+
+    /// Weights looked up through `name`, which maps each role to a tensor name of `weights`.
+    public init(config: TextConfig, weights: WeightStore, name: (DecoderTensor) -> String) throws {
         self.config = config
         let h = config.hiddenSize, hd = config.headDim
         let qd = config.headCount * hd, kd = config.kvHeadCount * hd, inter = config.intermediateSize
-        let p = names.prefix
-        embedding = try weights.tensor("\(p)embed_tokens.weight")
+        embedding = try weights.tensor(name(.embedding))
         guard embedding.shape.count == 2, embedding.shape[1] == h, embedding.shape[0] >= 1 else {
             throw ModelFormatError.invalidTensorEntry(path: weights.directory.path, tensor: embedding.name,
                                                       reason: "shape \(embedding.shape) does not match hidden_size \(h)")
         }
         var layers: [DecoderLayer] = []
         for i in 0..<config.layerCount {
-            let l = "\(p)layers.\(i)."
-            func w(_ name: String, _ shape: [Int]) throws -> TensorView { try weights.tensor(l + name, shape: shape) }
-            func b(_ name: String, _ n: Int, _ present: Bool) throws -> TensorView? {
-                present ? try weights.tensor(l + name, shape: [n]) : try weights.optionalTensor(l + name, shape: [n])
+            func w(_ t: DecoderTensor, _ shape: [Int]) throws -> TensorView { try weights.tensor(name(t), shape: shape) }
+            func b(_ t: DecoderTensor, _ n: Int, _ present: Bool) throws -> TensorView? {
+                present ? try weights.tensor(name(t), shape: [n]) : try weights.optionalTensor(name(t), shape: [n])
             }
             layers.append(DecoderLayer(
-                inputNorm: try w("input_layernorm.weight", [h]),
-                q: try w("self_attn.q_proj.weight", [qd, h]),
-                k: try w("self_attn.k_proj.weight", [kd, h]),
-                v: try w("self_attn.v_proj.weight", [kd, h]),
-                o: try w("self_attn.o_proj.weight", [h, qd]),
-                qBias: try b("self_attn.q_proj.bias", qd, config.qkvBias),
-                kBias: try b("self_attn.k_proj.bias", kd, config.qkvBias),
-                vBias: try b("self_attn.v_proj.bias", kd, config.qkvBias),
-                oBias: try b("self_attn.o_proj.bias", h, config.outputBias),
-                postNorm: try w("post_attention_layernorm.weight", [h]),
-                gate: try w("mlp.gate_proj.weight", [inter, h]),
-                up: try w("mlp.up_proj.weight", [inter, h]),
-                down: try w("mlp.down_proj.weight", [h, inter]),
-                gateBias: try b("mlp.gate_proj.bias", inter, config.mlpBias),
-                upBias: try b("mlp.up_proj.bias", inter, config.mlpBias),
-                downBias: try b("mlp.down_proj.bias", h, config.mlpBias)))
+                inputNorm: try w(.inputNorm(i), [h]),
+                q: try w(.q(i), [qd, h]),
+                k: try w(.k(i), [kd, h]),
+                v: try w(.v(i), [kd, h]),
+                o: try w(.o(i), [h, qd]),
+                qBias: try b(.qBias(i), qd, config.qkvBias),
+                kBias: try b(.kBias(i), kd, config.qkvBias),
+                vBias: try b(.vBias(i), kd, config.qkvBias),
+                oBias: try b(.oBias(i), h, config.outputBias),
+                postNorm: try w(.postNorm(i), [h]),
+                gate: try w(.gate(i), [inter, h]),
+                up: try w(.up(i), [inter, h]),
+                down: try w(.down(i), [h, inter]),
+                gateBias: try b(.gateBias(i), inter, config.mlpBias),
+                upBias: try b(.upBias(i), inter, config.mlpBias),
+                downBias: try b(.downBias(i), h, config.mlpBias)))
         }
         self.layers = layers
-        finalNorm = try weights.tensor("\(p)norm.weight", shape: [h])
-        if config.tieWordEmbeddings && !weights.contains(names.lmHead) {
+        finalNorm = try weights.tensor(name(.finalNorm), shape: [h])
+        if config.tieWordEmbeddings && !weights.contains(name(.lmHead)) {
             lmHead = embedding
         } else {
-            lmHead = try weights.tensor(names.lmHead)
+            lmHead = try weights.tensor(name(.lmHead))
             guard lmHead.shape.count == 2, lmHead.shape[1] == h else {
                 throw ModelFormatError.invalidTensorEntry(path: weights.directory.path, tensor: lmHead.name,
                                                           reason: "shape \(lmHead.shape) does not match hidden_size \(h)")
@@ -185,8 +225,9 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             Ops.linear(layer.q, layer.qBias, ws.xn, ws.q, n: n)            // [n, H, hd]
             Ops.linear(layer.k, layer.kBias, ws.xn, ws.k, n: n)            // [n, kvH, hd]
             Ops.linear(layer.v, layer.vBias, ws.xn, ws.v, n: n)            // [n, kvH, hd]
-            Rotary.apply(ws.q, n: n, heads: H, headDim: hd, cos: ws.cos, sin: ws.sin)
-            Rotary.apply(ws.k, n: n, heads: kvH, headDim: hd, cos: ws.cos, sin: ws.sin)
+            let interleaved = c.rope.interleaved
+            Rotary.apply(ws.q, n: n, heads: H, headDim: hd, cos: ws.cos, sin: ws.sin, interleaved: interleaved)
+            Rotary.apply(ws.k, n: n, heads: kvH, headDim: hd, cos: ws.cos, sin: ws.sin, interleaved: interleaved)
             switch rows {
             case let .sequence(cache):
                 let p0 = cache.count

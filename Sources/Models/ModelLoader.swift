@@ -12,7 +12,9 @@ public struct LoadOptions: Sendable, Equatable {
 
 /// A model directory as downloaded from the Hugging Face hub, loaded: weights (mmap'd), tokenizer,
 /// chat template and generation defaults. Both the transformers 4.x and 5.x layouts are understood.
+/// A single `.gguf` file (llama.cpp's format, found by its magic) is loaded too: see `init(gguf:)`.
 public final class LoadedModel: @unchecked Sendable {
+    /// The model directory, or the `.gguf` file.
     public let directory: URL
     public let modelType: String
     public let familyName: String
@@ -25,7 +27,18 @@ public final class LoadedModel: @unchecked Sendable {
     public let vision: (any VisionLanguage)?
     public var isMultimodal: Bool { vision != nil }
 
-    public init(directory: URL, options: LoadOptions = LoadOptions()) throws {
+    /// A model directory, or a GGUF file (recognised by its magic).
+    public convenience init(directory: URL, options: LoadOptions = LoadOptions()) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue,
+           GGUFFile.hasMagic(path: directory.path) {
+            try self.init(gguf: directory)
+        } else {
+            try self.init(hub: directory, options: options)
+        }
+    }
+
+    private init(hub directory: URL, options: LoadOptions) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
@@ -63,5 +76,25 @@ public final class LoadedModel: @unchecked Sendable {
         }
         if let eos = tokenizer.eosToken, let id = tokenizer.id(forToken: eos) { stops.insert(id) }
         stopTokenIDs = stops
+    }
+
+    /// A text model in one GGUF file as llama.cpp writes it (architectures `qwen2` and `llama`): weights
+    /// mapped from the file, tokenizer and chat template from its `tokenizer.*` metadata.
+    public init(gguf url: URL) throws {
+        let file = try GGUFFile(path: url.path)
+        let meta = GGUFMetadata(file)
+        let arch = try meta.string("general.architecture")
+        guard GGUFTextModel.architectures.contains(arch) else {
+            throw ModelError.unsupportedArchitecture(path: url.path, architecture: arch, supported: GGUFTextModel.architectures)
+        }
+        directory = url
+        modelType = arch
+        familyName = arch == "qwen2" ? "Qwen2 (GGUF)" : "Llama (GGUF)"
+        let built = try GGUFTokenizer.load(meta)
+        language = try GGUFTextModel.load(file, meta, architecture: arch)
+        vision = nil
+        tokenizer = built.tokenizer
+        chatTemplate = try built.chatTemplate.map { try ChatTemplate($0) }
+        stopTokenIDs = built.stopTokenIDs.union(language.config.eosTokenIDs)
     }
 }

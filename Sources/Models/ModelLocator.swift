@@ -1,6 +1,7 @@
 import Foundation
+import ModelFormats
 
-/// Finds a model from what a user types after `--model`: a directory, or a Hugging Face repo id
+/// Finds a model from what a user types after `--model`: a directory, a `.gguf` file, or a Hugging Face repo id
 /// (`Qwen/Qwen2-VL-2B-Instruct`) already in the local hub cache (`HF_HUB_CACHE`, else `HF_HOME/hub`,
 /// else `~/.cache/huggingface/hub`, the same lookup as huggingface_hub).
 public enum ModelLocator {
@@ -14,7 +15,7 @@ public enum ModelLocator {
         public var description: String {
             switch self {
             case let .notFound(spec, searched):
-                "no model at '\(spec)': not a directory, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
+                "no model at '\(spec)': not a directory or GGUF file, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
             }
         }
     }
@@ -33,8 +34,9 @@ public enum ModelLocator {
                                environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
         let expanded = (spec as NSString).expandingTildeInPath
         var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
-            return URL(fileURLWithPath: expanded)
+        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir) {
+            // A directory, or a single-file model (GGUF, recognised by its magic rather than its name).
+            if isDir.boolValue || GGUFFile.hasMagic(path: expanded) { return URL(fileURLWithPath: expanded) }
         }
         let caches = hubCaches(environment: env)
         let parts = spec.split(separator: "/")

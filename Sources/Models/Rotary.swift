@@ -59,17 +59,21 @@ struct Rotary {
     }
 
     /// Rotates `heads` vectors of `headDim` in place for each of `n` tokens; `x` is `[n, heads, headDim]`.
+    /// Pairs are `(i, i + headDim/2)` (rotate-half, transformers and llama.cpp's NEOX mode) or, when
+    /// `interleaved`, `(2i, 2i + 1)` (llama.cpp's normal mode, for Q/K rows that its converter permuted).
     static func apply(_ x: UnsafeMutablePointer<Float>, n: Int, heads: Int, headDim: Int,
-                      cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+                      cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, interleaved: Bool = false) {
         let half = headDim / 2
+        let (stride, offset) = interleaved ? (2, 1) : (1, half)
         for j in 0..<n {
             let c = cos + j * half, s = sin + j * half
             for h in 0..<heads {
                 let v = x + (j * heads + h) * headDim
                 for i in 0..<half {
-                    let a = v[i], b = v[i + half]
-                    v[i] = a * c[i] - b * s[i]
-                    v[i + half] = b * c[i] + a * s[i]
+                    let ia = i * stride, ib = i * stride + offset
+                    let a = v[ia], b = v[ib]
+                    v[ia] = a * c[i] - b * s[i]
+                    v[ib] = b * c[i] + a * s[i]
                 }
             }
         }

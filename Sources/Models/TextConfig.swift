@@ -9,17 +9,24 @@ public struct RopeConfig: Sendable, Equatable {
         case linear(factor: Double)
         /// Llama 3.x frequency-band scaling (`_compute_llama3_parameters`).
         case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Int)
+        /// Each pair's frequency divided by its own factor (GGUF `rope_freqs.weight`, which llama.cpp's
+        /// converter writes for Llama 3 scaling: `inv_freq[i] / factors[i]`).
+        case frequencyFactors([Float])
     }
 
     public var theta: Double
     public var scaling: Scaling
     /// Qwen2-VL M-RoPE: how many rotary pairs go to the temporal, height and width positions.
     public var mropeSection: [Int]?
+    /// Rotate adjacent pairs `(2i, 2i+1)` instead of `(i, i + headDim/2)`: GGUF `llama` files, whose
+    /// converter permuted the Q/K rows so that llama.cpp's normal-mode rope reproduces rotate-half.
+    public var interleaved: Bool
 
-    public init(theta: Double, scaling: Scaling = .none, mropeSection: [Int]? = nil) {
+    public init(theta: Double, scaling: Scaling = .none, mropeSection: [Int]? = nil, interleaved: Bool = false) {
         self.theta = theta
         self.scaling = scaling
         self.mropeSection = mropeSection
+        self.interleaved = interleaved
     }
 
     static func parse(_ c: JSONConfig) throws -> RopeConfig {
@@ -80,6 +87,8 @@ public struct RopeConfig: Sendable, Equatable {
                 let smooth = (Float(original) / wavelen - Float(low)) / Float(high - low)
                 return (1 - smooth) * f / Float(factor) + smooth * f
             }
+        case let .frequencyFactors(factors):
+            inv = inv.enumerated().map { i, f in i < factors.count ? f / factors[i] : f }
         }
         return inv
     }

@@ -11,7 +11,7 @@ struct Bench: AsyncParsableCommand {
         discussion: "Decoding reads every weight once per token, so its ceiling is the machine's read bandwidth "
             + "divided by the bytes of weights per token. Both are measured in the same run.")
 
-    @Option(help: "Model directory or a Hugging Face repo id in the local cache.")
+    @Option(help: "Model directory, a .gguf file (Qwen2/Llama text models), or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length to prefill.")
     var promptTokens = 512
