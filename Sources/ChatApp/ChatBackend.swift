@@ -34,12 +34,16 @@ public struct ChatRequest: Sendable, Equatable {
     public var maxTokens: Int
     /// Independent samples from one prefill (seeds seed, seed+1, ...).
     public var candidates: Int
+    /// One temperature per candidate (empty: all at `sampling.temperature`).
+    public var temperatures: [Float]
 
-    public init(messages: [ChatTurn], sampling: SamplerSettings, maxTokens: Int, candidates: Int = 1) {
+    public init(messages: [ChatTurn], sampling: SamplerSettings, maxTokens: Int, candidates: Int = 1,
+                temperatures: [Float] = []) {
         self.messages = messages
         self.sampling = sampling
         self.maxTokens = maxTokens
         self.candidates = candidates
+        self.temperatures = temperatures
     }
 }
 

@@ -27,6 +27,7 @@ public final class EngineBackend: ChatBackend {
         g.maxTokens = r.maxTokens
         g.sampling = r.sampling
         g.candidates = r.candidates
+        g.candidateTemperatures = r.temperatures
         return g
     }
 

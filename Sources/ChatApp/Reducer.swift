@@ -254,18 +254,10 @@ func startReply(_ state: inout ChatState, now: Double, candidates: Int = 1, temp
     var requests: [ChatRequest] = []
     if candidates > 1 {
         message.candidates = (0..<candidates).map { CandidateReply(requestedTemperature: temperatures.isEmpty ? nil : temperatures[$0]) }
-        if temperatures.isEmpty {
-            requests = [ChatRequest(messages: turns, sampling: state.settings, maxTokens: state.maxTokens, candidates: candidates)]
-        } else {
-            // The engine's request has one temperature for all candidates: run one request per column,
-            // seeds seed, seed+1, ... as the engine would give its candidates.
-            for (k, t) in temperatures.enumerated() {
-                var s = state.settings
-                s.temperature = t
-                s.seed = state.settings.seed &+ UInt64(k)
-                requests.append(ChatRequest(messages: turns, sampling: s, maxTokens: state.maxTokens))
-            }
-        }
+        // One request: the engine decodes the columns together from one prefill, each at its own
+        // temperature when given.
+        requests = [ChatRequest(messages: turns, sampling: state.settings, maxTokens: state.maxTokens,
+                                candidates: candidates, temperatures: temperatures)]
         state.selectedCandidate = 0
     } else {
         requests = [ChatRequest(messages: turns, sampling: state.settings, maxTokens: state.maxTokens)]

@@ -24,6 +24,12 @@ struct GenerationJob {
             throw InferenceError.invalidRequest("the number of candidates must be between 1 and 64")
         }
         try request.sampling.validate()
+        guard request.candidateTemperatures.isEmpty || request.candidateTemperatures.count == request.candidates else {
+            throw InferenceError.invalidRequest("give one temperature per candidate (\(request.candidates))")
+        }
+        guard request.candidateTemperatures.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+            throw InferenceError.invalidRequest("candidate temperatures must be finite and not negative")
+        }
         let lm = model.language
         let cache = session.cache
         let logits = session.logits
@@ -80,11 +86,17 @@ struct GenerationJob {
 
         var seen = 0
         var settings = live.changed(since: &seen) ?? request.sampling
-        let samplers = (0..<n).map { k -> Sampler in
-            var s = settings
+        // Candidate k: seed + k, and its own temperature when given (offset by any live change).
+        func candidateSettings(_ base: SamplerSettings, _ k: Int) -> SamplerSettings {
+            var s = base
             s.seed = request.sampling.seed &+ UInt64(k)
-            return Sampler(vocabularySize: vocab, settings: s)
+            if !request.candidateTemperatures.isEmpty {
+                let shift = base.temperature - request.sampling.temperature
+                s.temperature = shift == 0 ? request.candidateTemperatures[k] : max(0, request.candidateTemperatures[k] + shift)
+            }
+            return s
         }
+        let samplers = (0..<n).map { k in Sampler(vocabularySize: vocab, settings: candidateSettings(settings, k)) }
         var histories = (0..<n).map { _ -> [Int] in
             var h = prompt
             h.reserveCapacity(prompt.count + request.maxTokens)
@@ -113,13 +125,10 @@ struct GenerationJob {
         while !active.isEmpty {
             if step >= request.maxTokens { for k in active { finish(k, .length) }; break }
             if cancel.isSet { for k in active { finish(k, .cancelled) }; break }
-            if var changed = live.changed(since: &seen) {
+            if let changed = live.changed(since: &seen) {
                 // A live change applies to every candidate from this token on; each keeps its seed stream.
                 settings = changed
-                for (k, sampler) in samplers.enumerated() {
-                    changed.seed = request.sampling.seed &+ UInt64(k)
-                    sampler.settings = changed
-                }
+                for (k, sampler) in samplers.enumerated() { sampler.settings = candidateSettings(changed, k) }
             }
             var next: [Int] = []
             var continuing: [Int] = []

@@ -49,6 +49,9 @@ public struct GenerationRequest: Sendable {
     public var ignoreEOS = false
     /// Independent samples of the same prompt from one prefill (seeds seed, seed+1, ...).
     public var candidates = 1
+    /// Optional per-candidate temperatures (one per candidate); a live temperature change then moves each
+    /// by the same amount.
+    public var candidateTemperatures: [Float] = []
     /// Keep every step's raw logits of the first candidate (for `--dump-logits`).
     public var captureLogits = false
     /// Image files filling the `.image` parts of the messages, in order.

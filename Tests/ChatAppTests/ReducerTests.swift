@@ -206,16 +206,17 @@ final class ReducerTests: XCTestCase {
         XCTAssertFalse(s.messages[1].isComparison)
     }
 
-    func testCompareWithPerColumnTemperaturesRunsOneRequestPerColumn() {
+    func testCompareWithPerColumnTemperaturesIsOneBatchedRequest() {
         var s = makeState()
         s.settings.seed = 100
         send(&s, typing("q") + [.enter])
         _ = reduce(&s, .finished, now: 0)
         send(&s, typing("/compare 3 temp=0.3,0.8,1.3") + [.enter])
         let requests = s.pendingPlan?.requests ?? []
-        XCTAssertEqual(requests.map(\.sampling.temperature), [0.3, 0.8, 1.3])
-        XCTAssertEqual(requests.map(\.sampling.seed), [100, 101, 102])
-        XCTAssertEqual(requests.map(\.candidates), [1, 1, 1])
+        // One request: the engine decodes the three columns together from one prefill.
+        XCTAssertEqual(requests.map(\.temperatures), [[0.3, 0.8, 1.3]])
+        XCTAssertEqual(requests.map(\.sampling.seed), [100])
+        XCTAssertEqual(requests.map(\.candidates), [3])
         XCTAssertEqual(s.messages[1].candidates.map(\.requestedTemperature), [0.3, 0.8, 1.3])
     }
 

@@ -38,8 +38,12 @@ final class FakeBackend: ChatBackend, @unchecked Sendable {
                     for t in tokens {
                         if self.isCancelled { reason = .cancelled; break }
                         if delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
+                        // Per-column temperatures, moved by live changes as the engine does.
+                        let shift = self.currentTemperature - request.sampling.temperature
+                        let temperature = request.temperatures.isEmpty ? self.currentTemperature
+                            : shift == 0 ? request.temperatures[candidate] : request.temperatures[candidate] + shift
                         continuation.yield(.token(candidate: candidate, text: candidate == 0 ? t : "\(t)\(candidate)",
-                                                  temperature: self.currentTemperature))
+                                                  temperature: temperature))
                     }
                     continuation.yield(.candidateFinished(candidate: candidate, reason: reason))
                 }

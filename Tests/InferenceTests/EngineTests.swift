@@ -119,7 +119,8 @@ final class EngineTests: XCTestCase {
     }
 
     func testLiveTemperatureChangeAppliesFromTheNextToken() async throws {
-        let engine = try engine()
+        // A pause per token so that the change surely arrives while the reply is being written.
+        let engine = try InferenceEngine(directory: Fixtures.url("models/qwen2-v4"), options: EngineOptions(tokenDelay: 0.004))
         var request = greedy(.raw("The"), max: 40)
         request.sampling.temperature = 0
         var temps: [Float] = []
@@ -188,6 +189,30 @@ final class EngineTests: XCTestCase {
             XCTFail("expected an error")
         } catch {
             XCTAssertEqual(error as? InferenceError, .imagesNotSupported(modelType: "qwen2"))
+        }
+    }
+}
+
+extension EngineTests {
+    /// Per-candidate temperatures: each column samples at its own temperature, from one prefill.
+    func testCandidateTemperatures() async throws {
+        let engine = try engine()
+        var request = greedy(.raw("A red square"), max: 5)
+        request.sampling.temperature = 0.8
+        request.candidates = 3
+        request.candidateTemperatures = [0, 0.5, 1.5]
+        let r = try await engine.complete(request)
+        XCTAssertEqual(r.candidates.map { Set($0.temperatures) }, [[0], [0.5], [1.5]])
+        XCTAssertEqual(r.timings.prefillTokens, r.prompt.count, "one prefill")
+        // Column 0 at temperature 0 is the greedy reply.
+        let greedyReply = try await self.engine().complete(greedy(.raw("A red square"), max: 5))
+        XCTAssertEqual(r.candidates[0].tokens, greedyReply.candidates[0].tokens)
+        request.candidateTemperatures = [1]
+        do {
+            _ = try await engine.complete(request)
+            XCTFail("a temperature per candidate is required")
+        } catch {
+            XCTAssertTrue("\(error)".contains("one temperature per candidate"), "\(error)")
         }
     }
 }
