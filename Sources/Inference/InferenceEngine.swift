@@ -74,7 +74,7 @@ public actor InferenceEngine {
     public nonisolated let loadMilliseconds: Double
     public nonisolated let contextLength: Int
     private nonisolated let tokenDelay: Double
-    private let session: Session
+    private nonisolated let session: Session
     private var current: (live: LiveSettings, cancel: Flag)?
     private static let queue = DispatchQueue(label: "squint.inference", qos: .userInitiated)
 
@@ -164,10 +164,11 @@ public actor InferenceEngine {
                                         addGenerationPrompt: addGenerationPrompt, variables: variables)
     }
 
-    /// The token ids a prompt becomes (images are decoded and encoded to count their tokens).
-    public func promptTokens(_ request: GenerationRequest) throws -> [Int] {
-        session.lock.lock(); defer { session.lock.unlock() }
-        return try PromptBuilder.plan(model, request, cache: session.features).ids
+    /// The token ids a prompt becomes (images are decoded and resized to count their tokens).
+    /// Never waits for a running generation (the chat counts its context while a reply streams) and
+    /// never runs the vision tower.
+    public nonisolated func promptTokens(_ request: GenerationRequest) throws -> [Int] {
+        try PromptBuilder.plan(model, request, cache: session.features, encode: false).ids
     }
 
     /// How many tokens an image of this size costs under the given settings, before any work is done.

@@ -25,24 +25,29 @@ struct PromptPlan {
 /// Caches vision features by image content and preprocessing settings, so a follow-up turn about the
 /// same picture does not run the vision tower again.
 final class FeatureCache: @unchecked Sendable {
+    private let lock = NSLock()
     private var entries: [String: [Float]] = [:]
     private var order: [String] = []
     let capacity: Int
 
     init(capacity: Int = 16) { self.capacity = capacity }
 
-    func get(_ key: String) -> [Float]? { entries[key] }
+    func get(_ key: String) -> [Float]? { lock.withLock { entries[key] } }
 
     func put(_ key: String, _ value: [Float]) {
-        if entries[key] == nil { order.append(key) }
-        entries[key] = value
-        while order.count > capacity { entries[order.removeFirst()] = nil }
+        lock.withLock {
+            if entries[key] == nil { order.append(key) }
+            entries[key] = value
+            while order.count > capacity { entries[order.removeFirst()] = nil }
+        }
     }
 }
 
 enum PromptBuilder {
+    /// `encode: false` stops after tokenization (counting a prompt's tokens needs each image's token
+    /// count, not its features).
     static func plan(_ model: LoadedModel, _ request: GenerationRequest, cache: FeatureCache,
-                     limits: ImageLimits = ImageLimits()) throws -> PromptPlan {
+                     limits: ImageLimits = ImageLimits(), encode: Bool = true) throws -> PromptPlan {
         switch request.prompt {
         case let .raw(text):
             let ids = model.tokenizer.encode(text, addSpecialTokens: true)
@@ -75,7 +80,9 @@ enum PromptBuilder {
                 let prepared = try vision.prepare(rgb: image.pixels, width: image.width, height: image.height,
                                                   settings: settings)
                 let features: [Float]
-                if let hit = cache.get(prepared.key) {
+                if !encode {
+                    features = []
+                } else if let hit = cache.get(prepared.key) {
                     features = hit
                     plan.imagesCached += 1
                 } else {
