@@ -186,10 +186,13 @@ public final class ChatLoop {
 
     /// After a session was restored: checks its images (then counts the context), or counts at once.
     /// Attaches images given on the command line to the first message (read in the background).
-    public func attachAtStart(_ paths: [String]) {
-        guard !paths.isEmpty else { return }
-        let r = attach(&state, paths: paths)
-        if r.contains(.loadImages) { loadImages() }
+    /// `notice` (e.g. a first-run hint) replaces the "attached ..." line.
+    public func attachAtStart(_ paths: [String], notice: String? = nil) {
+        if !paths.isEmpty {
+            let r = attach(&state, paths: paths)
+            if r.contains(.loadImages) { loadImages() }
+        }
+        if let notice { state.notice = notice }
     }
 
     public func startResumeChecks() {

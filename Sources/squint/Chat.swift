@@ -76,9 +76,12 @@ struct Chat: AsyncParsableCommand {
             return
         }
         let config = try ChatConfig.load(ChatConfig.defaultURL())
-        guard let model = model ?? config.model else {
+        // No model named: the bundled demo model with a sample picture attached, and a hint.
+        var demo: DemoModel.Found? = nil
+        if model == nil && config.model == nil && !resume { demo = DemoModel.locate() }
+        guard let model = model ?? config.model ?? demo?.model.path else {
             FileHandle.standardError.write(Data("""
-            squint: chat needs a model for now: squint chat --model DIR
+            squint: no model given and no bundled demo model found: squint chat --model DIR
             (DIR holds config.json, *.safetensors and tokenizer.json, e.g. a Hugging Face snapshot)
 
             """.utf8))
@@ -110,9 +113,14 @@ struct Chat: AsyncParsableCommand {
         state.settings = try sampling.settings(over: config.sampling)
         state.maxTokens = maxTokens ?? config.maxTokens ?? 512
         if let saved { state.restore(saved) } else if let system { state.setSystemPrompt(system) }
-        let initial = state
         let resumed = saved != nil
-        let paths = imagePaths
+        var paths = imagePaths
+        if let demo, paths.isEmpty, let sample = demo.samples.first { paths = [sample.path] }
+        // First-run hint when the demo model opened because no model was named.
+        let hint = demo == nil ? nil
+            : "demo model (shapes, colours, counts, positions, words; EN/中文) — a real one: squint --model DIR"
+        let initial = state
+        let startPaths = paths
 
         let outcome = await UIThread.run { () -> Result<(ChatState, Data), Error> in
             let driver: CursesDriver
@@ -123,7 +131,7 @@ struct Chat: AsyncParsableCommand {
             start.previewMode = driver.colorCapability == .none ? .text : .color
             let loop = ChatLoop(state: start, driver: driver, backend: backend, theme: theme, store: store)
             if resumed { loop.startResumeChecks() }
-            loop.attachAtStart(paths)
+            loop.attachAtStart(startPaths, notice: hint)
             let final = loop.run()
             return .success((final, driver.shutdown()))
         }

@@ -56,3 +56,30 @@ extension EndToEndTests {
         XCTAssertTrue(saved.contains("photo.jpg"), saved)
     }
 }
+
+extension EndToEndTests {
+    /// `squint` with no arguments opens the chat with the bundled demo model and a sample picture
+    /// attached, and says how to use a real model. (A copy of the Qwen2-VL fixture stands in for
+    /// Assets/demo-model here, found through SQUINT_ASSETS.)
+    func testNoArgumentsOpensTheDemoChat() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        let assets = try Fixtures.temporaryDirectory("squint-assets")
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(at: assets)
+        }
+        try FileManager.default.copyItem(at: Fixtures.url("vl/qwen2-vl-v4"), to: assets.appendingPathComponent("demo-model"))
+        try FileManager.default.createDirectory(at: assets.appendingPathComponent("samples"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("vl/images/photo.jpg"), to: assets.appendingPathComponent("samples/photo.jpg"))
+        let command = "env SQUINT_ASSETS=\(assets.path) XDG_DATA_HOME=\(assets.path)/data TERM=xterm-256color LANG=C.UTF-8 "
+            + "\(BinaryRunner.squintURL.path) 2>/dev/null; echo EXIT=$?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "110", "-y", "30", command])
+        _ = try wait(for: "the demo chat") {
+            $0.contains("demo model") && $0.contains("squint --model DIR") && $0.contains("photo.jpg") && $0.contains("ready")
+        }
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        _ = try wait(for: "exit") { $0.contains("EXIT=0") }
+    }
+}
