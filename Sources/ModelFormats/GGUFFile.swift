@@ -35,13 +35,7 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     public convenience init(path: String) throws {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: path)
-        } catch let error as TensorCoreError {
-            throw ModelFormatError.cannotRead(path: path, reason: error.description)
-        }
-        try self.init(mapping: mapping)
+        try self.init(mapping: MappedFile.open(forModelFormat: path))
     }
 
     public init(mapping: MappedFile) throws {

@@ -65,3 +65,16 @@ public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+import TensorCore
+
+extension MappedFile {
+    /// Maps `path`, reporting failure as this target's error (the file's path and the reason).
+    static func open(forModelFormat path: String) throws -> MappedFile {
+        do {
+            return try MappedFile(path: path)
+        } catch let error as TensorCoreError {
+            throw ModelFormatError.cannotRead(path: path, reason: error.description)
+        }
+    }
+}

@@ -18,13 +18,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     static let maxHeaderSize: UInt64 = 100_000_000
 
     public convenience init(path: String) throws {
-        let mapping: MappedFile
-        do {
-            mapping = try MappedFile(path: path)
-        } catch let error as TensorCoreError {
-            throw ModelFormatError.cannotRead(path: path, reason: error.description)
-        }
-        try self.init(mapping: mapping)
+        try self.init(mapping: MappedFile.open(forModelFormat: path))
     }
 
     public init(mapping: MappedFile) throws {

@@ -9,19 +9,7 @@ final class VisionEngineTests: XCTestCase {
     let vl = Fixtures.url("vl")
 
     private func messages(_ raw: [[String: Any]]) -> (messages: [ChatMessage], images: [String]) {
-        var images: [String] = []
-        let list = raw.map { m -> ChatMessage in
-            let role = m["role"] as! String
-            if let text = m["content"] as? String { return ChatMessage(role: role, text: text) }
-            return ChatMessage(role: role, parts: (m["content"] as! [[String: Any]]).map { part in
-                if part["type"] as? String == "image" {
-                    images.append(vl.appendingPathComponent(part["image"] as! String).path)
-                    return .image
-                }
-                return .text(part["text"] as! String)
-            })
-        }
-        return (list, images)
+        fixtureMessages(raw)
     }
 
     private func request(_ c: [String: Any]) -> GenerationRequest {
