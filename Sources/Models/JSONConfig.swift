@@ -37,6 +37,12 @@ public struct JSONConfig: @unchecked Sendable {
         return JSONConfig(path: path, object: sub)
     }
 
+    /// A nested object that must be there (e.g. `vision_config`).
+    public func requiredChild(_ key: String) throws -> JSONConfig {
+        guard let sub = child(key) else { throw ModelError.missingConfigKey(path: path, key: key) }
+        return sub
+    }
+
     private func number(_ key: String) throws -> NSNumber? {
         guard let value = object[key], !(value is NSNull) else { return nil }
         guard let n = value as? NSNumber else {

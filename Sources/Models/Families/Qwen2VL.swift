@@ -25,9 +25,7 @@ enum Qwen2VLFamily: ModelFamily {
         let v5 = w.contains("model.language_model.embed_tokens.weight")
         let names = DecoderWeightNames(prefix: v5 ? "model.language_model." : "model.", lmHead: "lm_head.weight")
         let language = try DecoderModel(config: text, weights: w, names: names)
-        guard let visionJSON = c.child("vision_config") else {
-            throw ModelError.missingConfigKey(path: c.path, key: "vision_config")
-        }
+        let visionJSON = try c.requiredChild("vision_config")
         let vision = try Qwen2VisionConfig.parse(visionJSON, isV25: ctx.modelType == "qwen2_5_vl", textHidden: text.hiddenSize)
         let tower = try Qwen2VisionTower(config: vision, weights: w, prefix: w.contains("model.visual.patch_embed.proj.weight") ? "model.visual." : "visual.")
         let processor = try Qwen2VLProcessorConfig.load(directory: ctx.directory, vision: vision)

@@ -16,12 +16,8 @@ enum SmolVLMFamily: ModelFamily {
 
     static func load(_ ctx: LoadContext) throws -> LoadedWeights {
         let c = ctx.config, w = ctx.weights
-        guard let textJSON = c.child("text_config") else {
-            throw ModelError.missingConfigKey(path: c.path, key: "text_config")
-        }
-        guard let visionJSON = c.child("vision_config") else {
-            throw ModelError.missingConfigKey(path: c.path, key: "vision_config")
-        }
+        let textJSON = try c.requiredChild("text_config")
+        let visionJSON = try c.requiredChild("vision_config")
         let textType = try textJSON.optionalString("model_type") ?? "llama"
         let text = try TextConfig.parse(textJSON, modelType: textType, outer: c)
         let language = try DecoderModel(config: text, weights: w,
