@@ -110,6 +110,9 @@ struct GenerationJob {
             return c
         }
         var active = Array(0..<n)
+        // Per-step lists, reused: decoding a token allocates nothing here.
+        var next: [Int] = [], continuing: [Int] = [], batchCaches: [KVCache] = []
+        next.reserveCapacity(n); continuing.reserveCapacity(n); batchCaches.reserveCapacity(n)
         var captured: [[Float]] = []
         let decodeStart = now()
 
@@ -130,8 +133,8 @@ struct GenerationJob {
                 settings = changed
                 for (k, sampler) in samplers.enumerated() { sampler.settings = candidateSettings(changed, k) }
             }
-            var next: [Int] = []
-            var continuing: [Int] = []
+            next.removeAll(keepingCapacity: true)
+            continuing.removeAll(keepingCapacity: true)
             for k in active {
                 let row = UnsafeBufferPointer(rebasing: rows[(k * vocab)..<((k + 1) * vocab)])
                 if request.captureLogits && k == 0 { captured.append(Array(row)) }
@@ -153,13 +156,15 @@ struct GenerationJob {
             }
             step += 1
             if tokenDelay > 0 { Thread.sleep(forTimeInterval: tokenDelay) }
-            active = continuing
+            swap(&active, &continuing)
             guard !active.isEmpty else { break }
             if active.count == 1 {
                 let k = active[0]
                 try lm.forward(tokens: next, cache: caches[k], logits: rows.baseAddress! + k * vocab)
             } else {
-                try lm.forwardBatch(tokens: next, caches: active.map { caches[$0] }, logits: batchOut)
+                batchCaches.removeAll(keepingCapacity: true)
+                for k in active { batchCaches.append(caches[k]) }
+                try lm.forwardBatch(tokens: next, caches: batchCaches, logits: batchOut)
                 for (j, k) in active.enumerated() {
                     (rows.baseAddress! + k * vocab).update(from: batchOut + j * vocab, count: vocab)
                 }
