@@ -15,7 +15,7 @@ public enum ModelLocator {
         public var description: String {
             switch self {
             case let .notFound(spec, searched):
-                "no model at '\(spec)': not a directory or GGUF file, and not in the Hugging Face cache (looked in \(searched.joined(separator: ", ")))"
+                "no model at '\(spec)': not a directory or GGUF file, and not in the Hugging Face cache or the Ollama store (looked in \(searched.joined(separator: ", ")))"
             }
         }
     }
@@ -45,7 +45,9 @@ public enum ModelLocator {
                 if let dir = snapshot(repo: "models--\(parts[0])--\(parts[1])", in: cache) { return dir }
             }
         }
-        throw LocatorError.notFound(spec: spec, searched: caches.map(\.path))
+        // An Ollama model name ("qwen2:0.5b"): its GGUF blob.
+        if let blob = OllamaStore.find(spec, environment: env) { return blob }
+        throw LocatorError.notFound(spec: spec, searched: caches.map(\.path) + [OllamaStore.root(environment: env).path])
     }
 
     /// The snapshot `refs/main` points at, else the most recently modified snapshot that has a config.

@@ -38,3 +38,32 @@ final class ModelLocatorTests: XCTestCase {
         XCTAssertEqual(model.modelType, "qwen2")
     }
 }
+
+extension ModelLocatorTests {
+    /// An Ollama store as `ollama pull` leaves it: a manifest naming a model layer by digest, the blob a
+    /// GGUF file. `--model qwen2:0.5b` resolves to the blob and loads.
+    func testResolvesOllamaModelNames() throws {
+        let root = try Fixtures.temporaryDirectory("ollama")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let gguf = Fixtures.url("gguf-models/qwen2-f32.gguf")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: gguf.path))
+        let digest = String(repeating: "ab", count: 32)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("blobs"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: gguf, to: root.appendingPathComponent("blobs/sha256-\(digest)"))
+        let manifestDir = root.appendingPathComponent("manifests/registry.ollama.ai/library/tinyqwen")
+        try FileManager.default.createDirectory(at: manifestDir, withIntermediateDirectories: true)
+        let manifest = """
+        {"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.license","digest":"sha256:\(String(repeating: "cd", count: 32))"},
+        {"mediaType":"application/vnd.ollama.image.model","digest":"sha256:\(digest)","size":1}]}
+        """
+        try manifest.write(to: manifestDir.appendingPathComponent("0.5b"), atomically: true, encoding: .utf8)
+        let env = ["OLLAMA_MODELS": root.path, "HF_HUB_CACHE": root.appendingPathComponent("none").path]
+        let url = try ModelLocator.resolve("tinyqwen:0.5b", environment: env)
+        XCTAssertEqual(url.lastPathComponent, "sha256-\(digest)")
+        XCTAssertEqual(OllamaStore.list(environment: env).map(\.name), ["tinyqwen:0.5b"])
+        XCTAssertNil(OllamaStore.find("tinyqwen", environment: env), "tag latest is not pulled")
+        XCTAssertNil(OllamaStore.find("../../etc:passwd", environment: env))
+        let model = try LoadedModel(directory: url)
+        XCTAssertEqual(model.modelType, "qwen2")
+    }
+}
