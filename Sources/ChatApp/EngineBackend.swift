@@ -82,7 +82,7 @@ public final class EngineBackend: ChatBackend {
     }
 
     public func promptTokenCount(_ messages: [ChatTurn]) async -> Int? {
-        try? await engine.promptTokens(Self.request(ChatRequest(messages: messages, sampling: SamplerSettings(), maxTokens: 1)))
+        try? engine.promptTokens(Self.request(ChatRequest(messages: messages, sampling: SamplerSettings(), maxTokens: 1)))
             .count
     }
 }

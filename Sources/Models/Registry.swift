@@ -2,7 +2,7 @@ import Foundation
 import ModelFormats
 
 /// A model family: one file in Families/, one line in `ModelRegistry.families`.
-public protocol ModelFamily {
+public protocol ModelFamily: Sendable {
     /// The `model_type` values of config.json this family loads.
     static var modelTypes: [String] { get }
     /// A short human name ("Qwen2", "Llama").
