@@ -129,4 +129,12 @@ static inline void sq_install_fatal_handlers(void) {
     }
 }
 
+// Whether terminfo knows $TERM. ncurses' initscr() exits the process when it does not (and stderr may be
+// captured then, so the message would be lost); setupterm with an error pointer reports it instead.
+extern int setupterm(const char *term, int filedes, int *errret);
+static inline int sq_terminal_known(void) {
+    int err = 0;
+    return setupterm(NULL, 1, &err) == 0 ? 1 : 0;
+}
+
 #endif

@@ -46,6 +46,11 @@ public final class CursesDriver: Driver {
         waker = Waker { var b: UInt8 = 1; _ = write(w, &b, 1) }
 
         _ = sq_setup_locale()
+        guard sq_terminal_known() == 1 else {
+            close(fds[0]); close(fds[1])
+            let term = ProcessInfo.processInfo.environment["TERM"] ?? "(unset)"
+            throw CursesError.initFailed("the terminal type TERM=\(term) is not in the terminfo database; try TERM=xterm-256color")
+        }
         stderrCapture = StderrCapture()
         if let c = stderrCapture { sq_set_stderr_fds(c.saved, c.capture) }
         sq_install_fatal_handlers()

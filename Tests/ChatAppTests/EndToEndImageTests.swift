@@ -83,3 +83,17 @@ extension EndToEndTests {
         _ = try wait(for: "exit") { $0.contains("EXIT=0") }
     }
 }
+
+extension EndToEndTests {
+    /// A TERM terminfo does not know is a one-line error, not a silent exit inside initscr().
+    func testUnknownTerminalTypeIsAClearError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        defer { _ = try? tmux(["kill-server"]) }
+        let command = "env TERM=squint-no-such-term \(BinaryRunner.squintURL.path) chat --model \(model); echo EXIT=$?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "120", "-y", "20", command])
+        let text = try wait(for: "the error") { $0.contains("EXIT=") }
+        XCTAssertTrue(text.contains("squint: error:") && text.contains("squint-no-such-term"), text)
+        XCTAssertTrue(text.contains("EXIT=1"), text)
+    }
+}
