@@ -157,7 +157,12 @@ enum MessagesFile {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw CLIError("cannot read messages file \(path): \(error.localizedDescription)")
         }
-        guard let list = try? JSONSerialization.jsonObject(with: data) as? [Any] else {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+            let utf8 = String(data: data, encoding: .utf8) != nil
+            throw CLIError("\(path): not valid JSON\(utf8 ? "" : " (the file is not UTF-8)")")
+        }
+        guard let list = parsed as? [Any] else {
             throw CLIError("\(path): expected a JSON list of messages")
         }
         return try list.enumerated().map { i, item in

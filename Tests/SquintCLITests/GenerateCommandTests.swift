@@ -108,3 +108,24 @@ extension GenerateCommandTests {
         XCTAssertTrue(missing.stderr.contains("Hugging Face cache"), missing.stderr)
     }
 }
+
+extension GenerateCommandTests {
+    func testBrokenMessagesFilesAreNamed() throws {
+        let dir = try Fixtures.temporaryDirectory("msgs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(Data, String)] = [
+            (Data([0x5B, 0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D, 0x5D]), "not UTF-8"),   // [{"\xff\xfe"}]
+            (Data("not json".utf8), "not valid JSON"),
+            (Data(#"{"role": "user"}"#.utf8), "expected a JSON list"),
+            (Data(#"[{"content": "hi"}]"#.utf8), "\"role\""),
+            (Data(#"[{"role": "user", "content": [{"type": "video"}]}]"#.utf8), "unsupported content type"),
+        ]
+        for (i, (data, expected)) in cases.enumerated() {
+            let file = dir.appendingPathComponent("m\(i).json")
+            try data.write(to: file)
+            let r = try BinaryRunner.run(["generate", "--model", model, "--messages", file.path])
+            XCTAssertEqual(r.status, 1, "case \(i)")
+            XCTAssertTrue(r.stderr.contains(file.path) && r.stderr.contains(expected), "case \(i): \(r.stderr)")
+        }
+    }
+}
