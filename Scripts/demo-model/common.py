@@ -2,6 +2,7 @@
 the pixel patchifier used while training (checked against transformers' processor in check.py)."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,15 @@ def train_tokenizer(seed: int) -> Tokenizer:
     trainer = trainers.BpeTrainer(vocab_size=BPE_VOCAB, min_frequency=2, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     # Special tokens are stripped from the training text: they are added after the learned vocabulary.
+    # Chinese has no spaces, so the pre-tokenizer keeps a whole clause as one word and BPE on this
+    # template-made corpus would learn tokens like "三角形在右边中间" (shape and position in one
+    # token, each combination to be learned apart). A newline between Chinese characters in the
+    # training text (never at inference) keeps every merge inside one character.
     texts = []
     for t in corpus(30000, seed):
         for s in SPECIALS:
             t = t.replace(s, "\n")
-        texts.append(t)
+        texts.append(re.sub(r"(?<=[\u4e00-\u9fff])(?=[\u4e00-\u9fff])", "\n", t))
     tok.train_from_iterator(texts, trainer=trainer)
     spec = json.loads(tok.to_str())
     byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
@@ -147,11 +152,17 @@ def encode_conversation(tok: Tokenizer, turns, ids: dict):
     return input_ids, labels
 
 
-def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5):
+def max_shapes_at(step: int) -> int:
+    """Curriculum: pictures with one or two shapes first, so the vision path is learned on questions
+    answerable by looking at a single object; then up to five (from step 900 on)."""
+    return min(5, 2 + step // 300)
+
+
+def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5):
     rng = np.random.default_rng(seed)
     seqs, pix = [], []
     for _ in range(batch):
-        scene = scenes.sample_scene(rng)
+        scene = scenes.sample_scene(rng, max_shapes)
         img = scenes.render(scene, rng)
         turns = conversation(rng, scene, int(rng.integers(2, max_turns + 1)))
         seqs.append(encode_conversation(tok, turns, ids))

@@ -64,8 +64,10 @@ def export(ckpt: Path, out: Path) -> int:
     tok, raw = load_tokenizer()
     processor = make_processor(tok)
     model, ids, step = load_trained(ckpt)
-    if out.exists():
-        shutil.rmtree(out)
+    if out.exists():  # start clean, but keep the model card (README.md), which is written by hand
+        for f in out.iterdir():
+            if f.name != "README.md":
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
     model.generation_config = GenerationConfig(bos_token_id=ids["bos_token_id"], pad_token_id=ids["pad_token_id"],
                                                eos_token_id=[ids["eos_token_id"], ids["bos_token_id"]], **GEN)
     model.to(torch.bfloat16).save_pretrained(out)

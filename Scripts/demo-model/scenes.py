@@ -54,8 +54,8 @@ def _font(size: int):
     return ImageFont.load_default(size)
 
 
-def sample_scene(rng: np.random.Generator) -> Scene:
-    n = int(rng.integers(1, 6))
+def sample_scene(rng: np.random.Generator, max_shapes: int = 5) -> Scene:
+    n = int(rng.integers(1, max_shapes + 1))
     has_word = rng.random() < 0.5
     cells = rng.permutation(9)[: n + (1 if has_word else 0)]
     # Repeated kinds happen (needed for "how many circles"), but not always.

@@ -29,10 +29,10 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=3200)
+    ap.add_argument("--steps", type=int, default=2200)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
@@ -70,7 +70,7 @@ def main():
     ema = None
     end = args.bench if args.bench else args.steps
     while step < end:
-        batch = common.make_batch(tok, ids, SEED * 1000 + step, args.batch)
+        batch = common.make_batch(tok, ids, SEED * 1000 + step, args.batch, max_shapes=common.max_shapes_at(step))
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
