@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--stop-at", type=int, default=0, help="stop (after checkpointing) at this step")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps and exit")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the matmuls")
     # One thread: on a 2-core machine shared with other work, two OpenMP threads spend most of their
@@ -68,7 +69,7 @@ def main():
     model.train()
     t0 = time.time()
     ema = None
-    end = args.bench if args.bench else args.steps
+    end = args.bench if args.bench else (args.stop_at or args.steps)
     while step < end:
         batch = common.make_batch(tok, ids, SEED * 1000 + step, args.batch, max_shapes=common.max_shapes_at(step))
         for g in opt.param_groups:
