@@ -97,3 +97,47 @@ extension EndToEndTests {
         XCTAssertTrue(text.contains("EXIT=1"), text)
     }
 }
+
+extension EndToEndTests {
+    /// The real bundled demo model, found from the checkout as `swift run squint` finds it: with no
+    /// arguments the chat opens with the first sample picture; asked the colour of a shape in it, the
+    /// reply streams and names the true colour (Tests/Fixtures/demo/reference.json records each
+    /// sample's shapes) and no other.
+    func testDemoChatAnswersAColourQuestion() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        let assets = Fixtures.repoRoot.appendingPathComponent("Assets")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: assets.appendingPathComponent("demo-model/config.json").path),
+                          "no demo model")
+        let ref = try Fixtures.json("demo/reference.json") as! [String: Any]
+        let samples = (try FileManager.default.contentsOfDirectory(atPath: assets.appendingPathComponent("samples").path))
+            .filter { $0.hasSuffix(".png") || $0.hasSuffix(".jpg") }.sorted()
+        let first = try XCTUnwrap(samples.first)
+        let truth = try XCTUnwrap((ref["cases"] as! [[String: Any]]).first { ($0["image"] as? String)?.hasSuffix("/" + first) == true }?["truth"]
+            as? [String: Any], "reference.json has no truth for \(first)")
+        let shapes = truth["shapes"] as! [[String: Any]]
+        let kinds = shapes.map { $0["kind"] as! String }
+        let target = try XCTUnwrap(shapes.first { s in kinds.filter { $0 == s["kind"] as! String }.count == 1 }, "no unique shape")
+        let kind = target["kind"] as! String
+        let colour = target["colour"] as! String
+
+        let data = try Fixtures.temporaryDirectory("squint-demo")
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(at: data)
+        }
+        let command = "env SQUINT_ASSETS=\(assets.path) XDG_DATA_HOME=\(data.path) TERM=xterm-256color LANG=C.UTF-8 "
+            + "\(BinaryRunner.squintURL.path) --temp 0 2>\(data.path)/stderr.txt; echo EXIT=$?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "100", "-y", "40", command])
+        _ = try wait(for: "the demo chat") { $0.contains("demo model") && $0.contains(first) && $0.contains("ready") }
+        let question = "What colour is the \(kind)?"
+        try tmux(["send-keys", "-t", "t", question, "Enter"])
+        let text = try wait(for: "the reply", timeout: 60) { $0.contains(question) && $0.contains("ready") && !$0.contains("ctx 0/") }
+        let reply = String(text[text.range(of: question)!.upperBound...]).lowercased()
+        let named = ["red", "green", "blue", "yellow", "orange", "purple", "pink"].filter { reply.contains($0) }
+        XCTAssertEqual(named, [colour], "asked the \(kind)'s colour (\(colour)); pane:\n\(text)")
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        _ = try wait(for: "exit") { $0.contains("EXIT=0") }
+    }
+}
