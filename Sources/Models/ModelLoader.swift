@@ -7,7 +7,13 @@ import Tokenizers
 public struct LoadOptions: Sendable, Equatable {
     /// Re-encode the language model's matrices in this block format at load (`--quant`).
     public var quantization: DType?
-    public init(quantization: DType? = nil) { self.quantization = quantization }
+    /// A GGUF model's vision part: llama.cpp's `mmproj` file (`--mmproj`). nil: looked for beside the
+    /// model (`ModelLocator.mmproj(beside:)`) when its architecture has a vision part.
+    public var mmproj: URL?
+    public init(quantization: DType? = nil, mmproj: URL? = nil) {
+        self.quantization = quantization
+        self.mmproj = mmproj
+    }
 }
 
 /// A model directory as downloaded from the Hugging Face hub, loaded: weights (mmap'd), tokenizer,
@@ -26,6 +32,10 @@ public final class LoadedModel: @unchecked Sendable {
     /// The vision side of vision-language families (nil for text-only models: images are refused).
     public let vision: (any VisionLanguage)?
     public var isMultimodal: Bool { vision != nil }
+    /// The mmproj file the vision part was loaded from (GGUF models).
+    public let mmproj: URL?
+    /// A GGUF vision-language text model loaded without its mmproj file: why images are refused.
+    public let missingVisionPart: String?
 
     /// A model directory, or a GGUF file (recognised by its magic).
     public convenience init(directory: URL, options: LoadOptions = LoadOptions()) throws {
@@ -55,6 +65,8 @@ public final class LoadedModel: @unchecked Sendable {
                                                   supported: ModelRegistry.supportedModelTypes)
         }
         familyName = family.displayName
+        mmproj = nil
+        missingVisionPart = nil
         var weights = try WeightStore(directory: directory)
         if let quant = options.quantization { weights = try Quantization.apply(quant, to: weights) }
         let loaded = try family.load(LoadContext(directory: directory, config: config, modelType: type, weights: weights))
@@ -78,23 +90,50 @@ public final class LoadedModel: @unchecked Sendable {
         stopTokenIDs = stops
     }
 
-    /// A text model in one GGUF file as llama.cpp writes it (architectures `qwen2` and `llama`): weights
-    /// mapped from the file, tokenizer and chat template from its `tokenizer.*` metadata.
-    public init(gguf url: URL) throws {
+    /// A model in GGUF files as llama.cpp writes them: the text model (architectures `qwen2`, `llama`,
+    /// `qwen2vl`), weights mapped from the file, tokenizer and chat template from its `tokenizer.*`
+    /// metadata; for `qwen2vl`, the vision part from llama.cpp's mmproj file (`mmproj`, else one found
+    /// beside the model; without one, images are refused with `missingVisionPart` saying why).
+    public init(gguf url: URL, mmproj explicit: URL? = nil) throws {
         let file = try GGUFFile(path: url.path)
         let meta = GGUFMetadata(file)
         let arch = try meta.string("general.architecture")
+        if arch == "clip" {
+            throw ModelError.invalidConfigValue(path: url.path, key: "general.architecture",
+                reason: "this is a llama.cpp mmproj (vision) file: give the text model with --model and this file with --mmproj")
+        }
         guard GGUFTextModel.architectures.contains(arch) else {
             throw ModelError.unsupportedArchitecture(path: url.path, architecture: arch, supported: GGUFTextModel.architectures)
         }
         directory = url
         modelType = arch
-        familyName = arch == "qwen2" ? "Qwen2 (GGUF)" : "Llama (GGUF)"
+        familyName = ["qwen2": "Qwen2 (GGUF)", "qwen2vl": "Qwen2-VL (GGUF)"][arch] ?? "Llama (GGUF)"
         let built = try GGUFTokenizer.load(meta)
         language = try GGUFTextModel.load(file, meta, architecture: arch)
-        vision = nil
         tokenizer = built.tokenizer
         chatTemplate = try built.chatTemplate.map { try ChatTemplate($0) }
         stopTokenIDs = built.stopTokenIDs.union(language.config.eosTokenIDs)
+
+        if let explicit, arch != "qwen2vl" {
+            // Say what the mmproj is for when it is a valid one.
+            let type = try GGUFVision.projectorType(try GGUFFile(path: explicit.path))
+            throw ModelError.invalidConfigValue(path: explicit.path, key: "clip.projector_type",
+                reason: "projector '\(type)' needs a qwen2vl text model, but \(url.lastPathComponent) is '\(arch)'")
+        }
+        let found = arch == "qwen2vl" ? try explicit ?? ModelLocator.mmproj(beside: url) : nil
+        if let found {
+            guard FileManager.default.isReadableFile(atPath: found.path) else {
+                throw ModelError.cannotRead(path: found.path, reason: "no such mmproj file or not readable")
+            }
+            vision = try GGUFVision.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
+                                         textPath: url.path)
+            missingVisionPart = nil
+        } else {
+            vision = nil
+            missingVisionPart = arch == "qwen2vl"
+                ? "\(url.lastPathComponent) is the text half of a vision model and no mmproj file was found beside it: give llama.cpp's mmproj file with --mmproj FILE"
+                : nil
+        }
+        mmproj = found
     }
 }
