@@ -42,8 +42,12 @@ public final class LoadedModel: @unchecked Sendable {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue,
            GGUFFile.hasMagic(path: directory.path) {
-            try self.init(gguf: directory)
+            try self.init(gguf: directory, mmproj: options.mmproj)
         } else {
+            if let mmproj = options.mmproj {
+                throw ModelError.invalidConfigValue(path: mmproj.path, key: "--mmproj",
+                    reason: "an mmproj file goes with a GGUF model; \(directory.path) is not one")
+            }
             try self.init(hub: directory, options: options)
         }
     }
