@@ -186,11 +186,11 @@ final class GGUFModelTests: XCTestCase {
 
     func testUnsupportedFilesAreClearErrors() throws {
         _ = try reference()
-        // An architecture other than qwen2/llama.
+        // An architecture other than qwen2/llama/qwen2vl.
         XCTAssertThrowsError(try LoadedModel(directory: Fixtures.url("gguf/metadata.gguf"))) { error in
             guard case let ModelError.unsupportedArchitecture(_, type, supported) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(type, "squint-test")
-            XCTAssertEqual(supported, ["llama", "qwen2"])
+            XCTAssertEqual(supported, ["llama", "qwen2", "qwen2vl"])
         }
         // A SentencePiece-style ("llama") tokenizer.
         XCTAssertThrowsError(try LoadedModel(directory: Self.dir.appendingPathComponent("unsupported-tokenizer.gguf"))) { error in
