@@ -1,5 +1,6 @@
 import Foundation
 import ImageProcessing
+import TensorCore
 
 // MARK: - Processor
 
@@ -187,6 +188,8 @@ final class Qwen2VLPipeline: VisionLanguage, @unchecked Sendable {
                 if llamaCpp { x = Float(v) / 255 }
                 else { x = processor.doRescale ? Float(Double(v) * processor.rescaleFactor) : Float(v) }
                 if processor.doNormalize { x = (x - processor.mean[ch]) / processor.std[ch] }
+                // llama.cpp's Qwen2-VL patch embedding (ggml_conv_2d) reads the pixels through an F16 im2col.
+                if llamaCpp { x = Half.f16ToFloat(Half.floatToF16(x)) }
                 scaled[v * 3 + ch] = x
             }
         }

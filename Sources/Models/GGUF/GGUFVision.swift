@@ -138,8 +138,12 @@ enum GGUFVision {
                 }
             }
         }
+        // ggml_conv_2d runs im2col into F16 and its mul_mat then rounds the kernel to F16 as well (the
+        // vec_dot type of an F16 operand): llama.cpp's patch embedding is an f16 x f16 product summed in
+        // f32, whatever the file stores. The kernel is kept in F16 for that; the pixels are rounded by
+        // the processor (`Qwen2VLProcessorConfig.Flavor.llamaCpp`).
         out.append(OwnedBuffer.tensor(name: "visual.patch_embed.proj.weight",
-                                      shape: [e, c.inChannels, 2, c.patchSize, c.patchSize], values: conv))
+                                      shape: [e, c.inChannels, 2, c.patchSize, c.patchSize], values: conv, dtype: .f16))
         for i in 0..<c.depth {
             let g = "v.blk.\(i).", h = "visual.blocks.\(i)."
             for suffix in ["weight", "bias"] {

@@ -14,8 +14,6 @@ enum GGMLActivation: Sendable {
     case gelu
     /// `ggml_gelu_quick`: x / (1 + exp(-1.702 x)), through the f16 table (no clamps).
     case geluQuick
-    /// `ggml_silu`: x / (1 + exp(-x)) in f32.
-    case silu
 
     private static let sqrt2OverPi: Float = 0.79788456080286535587989211986876
     private static let geluCoefA: Float = 0.044715
@@ -48,18 +46,16 @@ enum GGMLActivation: Sendable {
         case .geluQuick:
             let t = Self.geluQuickTable
             for i in 0..<count { x[i] = t[Int(Half.floatToF16(x[i]))] }
-        case .silu:
-            for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-v)) }
         }
     }
 
-    /// The ggml activation for a vision MLP whose transformers' activation is `act`.
+    /// The ggml activation for a vision MLP whose transformers' activation is `act`; nil where ggml
+    /// computes the function itself in f32 (SiLU), which Squint's kernel does as well.
     static func matching(_ act: Activation) -> GGMLActivation? {
         switch act {
         case .geluTanh: return .gelu
         case .quickGelu: return .geluQuick
-        case .silu: return .silu
-        case .geluErf: return nil
+        case .silu, .geluErf: return nil
         }
     }
 }
