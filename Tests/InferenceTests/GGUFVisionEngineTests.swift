@@ -21,7 +21,9 @@ final class GGUFVisionEngineTests: XCTestCase {
         var greedy_new_ids: [Int]
         var default_settings_greedy_new_ids: [Int]
     }
-    struct Model: Decodable { var text_model: String; var mmproj: String; var cases: [Case] }
+    struct F16Case: Decodable { var image: String; var ids: [Int]; var greedy_new_ids: [Int] }
+    struct F16: Decodable { var file: String; var cases: [F16Case] }
+    struct Model: Decodable { var text_model: String; var mmproj: String; var cases: [Case]; var mmproj_f16: F16 }
     struct Reference: Decodable { var user_text: String; var models: [String: Model] }
 
     static func reference() throws -> Reference {
@@ -61,6 +63,28 @@ final class GGUFVisionEngineTests: XCTestCase {
                     let size = try imageSize(Fixtures.url(path))
                     XCTAssertEqual(try engine.imageTokenCost(width: size.0, height: size.1), image.tokens, label)
                 }
+            }
+        }
+    }
+
+    /// The F16 mmproj files (what published mmproj files are): llama.cpp's greedy tokens again. (llama.cpp
+    /// rounds the activations to f16 for F16 matrices, Squint keeps them f32; the tokens agree here.)
+    func testF16MmprojMatchesLlamaCpp() async throws {
+        let ref = try Self.reference()
+        for (name, m) in ref.models.sorted(by: { $0.key < $1.key }) {
+            let engine = try InferenceEngine(directory: Self.dir.appendingPathComponent(m.text_model),
+                                             options: EngineOptions(mmproj: Self.dir.appendingPathComponent(m.mmproj_f16.file)))
+            XCTAssertEqual(engine.model.mmproj?.lastPathComponent, m.mmproj_f16.file)
+            for c in m.mmproj_f16.cases {
+                await engine.resetContext()
+                var request = GenerationRequest(prompt: .chat([ChatMessage(role: "user", parts: [.image, .text(ref.user_text)])]))
+                request.images = [Fixtures.url(c.image).path]
+                request.sampling.temperature = 0
+                request.maxTokens = c.greedy_new_ids.count
+                request.ignoreEOS = true
+                let result = try await engine.complete(request)
+                XCTAssertEqual(result.prompt, c.ids, "\(name) f16 \(c.image) prompt ids")
+                XCTAssertEqual(result.candidates.first?.tokens, c.greedy_new_ids, "\(name) f16 \(c.image) greedy")
             }
         }
     }
