@@ -23,7 +23,12 @@ final class GGUFVisionEngineTests: XCTestCase {
     }
     struct F16Case: Decodable { var image: String; var ids: [Int]; var greedy_new_ids: [Int] }
     struct F16: Decodable { var file: String; var cases: [F16Case] }
-    struct Model: Decodable { var text_model: String; var mmproj: String; var cases: [Case]; var mmproj_f16: F16 }
+    struct TwoImages: Decodable {
+        var images: [String]; var prompt: String; var ids: [Int]; var image_tokens: [Int]; var greedy_new_ids: [Int]
+    }
+    struct Model: Decodable {
+        var text_model: String; var mmproj: String; var cases: [Case]; var two_images: TwoImages; var mmproj_f16: F16
+    }
     struct Reference: Decodable { var user_text: String; var models: [String: Model] }
 
     static func reference() throws -> Reference {
@@ -64,6 +69,33 @@ final class GGUFVisionEngineTests: XCTestCase {
                     XCTAssertEqual(try engine.imageTokenCost(width: size.0, height: size.1), image.tokens, label)
                 }
             }
+        }
+    }
+
+    /// Two images in one message: the text after each image resumes at its start + max(nx, ny), in
+    /// llama.cpp (mtmd's n_pos) as in transformers' get_rope_index.
+    func testTwoImagesMatchLlamaCpp() async throws {
+        let ref = try Self.reference()
+        for (name, m) in ref.models.sorted(by: { $0.key < $1.key }) {
+            let engine = try InferenceEngine(directory: Self.dir.appendingPathComponent(m.text_model))
+            let c = m.two_images
+            let messages = [ChatMessage(role: "user", parts: c.images.map { _ in ContentPart.image } + [.text(ref.user_text)])]
+            XCTAssertEqual(try engine.renderChat(messages), c.prompt, name)
+            var request = GenerationRequest(prompt: .chat(messages))
+            request.images = c.images.map { Fixtures.url($0).path }
+            request.sampling.temperature = 0
+            request.maxTokens = c.greedy_new_ids.count
+            request.ignoreEOS = true
+            var counts: [Int] = []
+            var tokens: [Int]?
+            var prompt: [Int] = []
+            for try await event in await engine.generate(request) {
+                if case let .prompt(ids, _, imageTokens) = event { prompt = ids; counts = imageTokens }
+                if case let .done(cands, _, _) = event { tokens = cands.first?.tokens }
+            }
+            XCTAssertEqual(prompt, c.ids, "\(name) two images: prompt ids")
+            XCTAssertEqual(counts, c.image_tokens, "\(name) two images: image tokens")
+            XCTAssertEqual(tokens, c.greedy_new_ids, "\(name) two images: greedy")
         }
     }
 
