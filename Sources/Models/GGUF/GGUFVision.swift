@@ -90,7 +90,7 @@ enum GGUFVision {
         config.normEps = Float(try m.optionalDouble("clip.vision.attention.layer_norm_epsilon") ?? 1e-6)
         config.ggmlActivations = true
 
-        let renamed = try hubNames(config: config, tensor: tensor, path: url.path)
+        let renamed = try hubNames(config: config, tensor: tensor, has: store.contains, path: url.path)
         let tower = try Qwen2VisionTower(config: config, weights: WeightStore(tensors: renamed, directory: url), prefix: "visual.")
 
         func stats(_ key: String) throws -> [Float] {
@@ -116,7 +116,7 @@ enum GGUFVision {
     /// patch embedding (`v.patch_embd.weight` and `.weight.1`, the converter's split of the Conv3d over its
     /// 2 temporal taps) are interleaved back into the Conv3d kernel `[embed, C, T, P, P]`.
     private static func hubNames(config c: Qwen2VisionConfig, tensor: (String) throws -> TensorView,
-                                 path: String) throws -> [TensorView] {
+                                 has: (String) -> Bool, path: String) throws -> [TensorView] {
         func alias(_ t: TensorView, _ name: String) -> TensorView {
             TensorView(name: name, dtype: t.dtype, shape: t.shape, data: t.data, owner: t.owner)
         }
@@ -168,9 +168,11 @@ enum GGUFVision {
                     out.append(alias(try tensor(g + "ffn_up." + suffix), h + "mlp.fc1." + suffix))
                     out.append(alias(try tensor(g + "ffn_down." + suffix), h + "mlp.fc2." + suffix))
                 } else {
-                    out.append(alias(try tensor(g + "ffn_gate." + suffix), h + "mlp.gate_proj." + suffix))
-                    out.append(alias(try tensor(g + "ffn_up." + suffix), h + "mlp.up_proj." + suffix))
-                    out.append(alias(try tensor(g + "ffn_down." + suffix), h + "mlp.down_proj." + suffix))
+                    // Qwen2.5-VL's MLP biases are optional in the tower, as in transformers' config.
+                    for (gg, hh) in [("ffn_gate.", "mlp.gate_proj."), ("ffn_up.", "mlp.up_proj."), ("ffn_down.", "mlp.down_proj.")]
+                    where suffix == "weight" || has(g + gg + suffix) {
+                        out.append(alias(try tensor(g + gg + suffix), h + hh + suffix))
+                    }
                 }
             }
         }

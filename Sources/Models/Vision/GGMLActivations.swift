@@ -8,6 +8,7 @@ import TensorCore
 /// a 65536-entry table of the f32 function evaluated at every f16 value, and the table holds the result
 /// rounded to f16 again. Its GELU is the tanh approximation (transformers' merger uses the erf form).
 /// Differences against the exact functions are up to ~1e-3 relative, enough to move near-tie greedy tokens.
+/// (An f32 difference of one ulp upstream can still flip an input's f16 rounding: one table step.)
 enum GGMLActivation: Sendable {
     /// `ggml_gelu`: 0.5x(1 + tanh(sqrt(2/pi) x (1 + 0.044715 x²))), through the f16 table; exactly 0 at
     /// x <= -10 and x at x >= 10 (ggml_vec_gelu_f32).
