@@ -175,7 +175,8 @@ public actor InferenceEngine {
             throw InferenceError.noChatTemplate(directory: model.directory.path)
         }
         return try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages,
-                                        addGenerationPrompt: addGenerationPrompt, variables: variables)
+                                        addGenerationPrompt: addGenerationPrompt, variables: variables,
+                                        imagePartText: model.vision?.imagePartText)
     }
 
     /// The token ids a prompt becomes (images are decoded and resized to count their tokens).

@@ -64,7 +64,8 @@ enum PromptBuilder {
                 throw InferenceError.noChatTemplate(directory: model.directory.path)
             }
             var rendered = try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages,
-                                                    variables: request.templateVariables)
+                                                    variables: request.templateVariables,
+                                                    imagePartText: model.vision?.imagePartText)
             guard wanted > 0 else {
                 let ids = model.tokenizer.encode(rendered, addSpecialTokens: false)
                 return PromptPlan(ids: ids, entries: ids)

@@ -111,26 +111,49 @@ public final class LoadedModel: @unchecked Sendable {
         }
         directory = url
         modelType = arch
-        familyName = ["qwen2": "Qwen2 (GGUF)", "qwen2vl": "Qwen2-VL (GGUF)"][arch] ?? "Llama (GGUF)"
+        var familyName = ["qwen2": "Qwen2 (GGUF)", "qwen2vl": "Qwen2-VL (GGUF)"][arch] ?? "Llama (GGUF)"
         let built = try GGUFTokenizer.load(meta)
         language = try GGUFTextModel.load(file, meta, architecture: arch)
         tokenizer = built.tokenizer
         chatTemplate = try built.chatTemplate.map { try ChatTemplate($0) }
         stopTokenIDs = built.stopTokenIDs.union(language.config.eosTokenIDs)
 
-        if let explicit, arch != "qwen2vl" {
-            // Say what the mmproj is for when it is a valid one.
-            let type = try GGUFVision.projectorType(try GGUFFile(path: explicit.path))
-            throw ModelError.invalidConfigValue(path: explicit.path, key: "clip.projector_type",
-                reason: "projector '\(type)' needs a qwen2vl text model, but \(url.lastPathComponent) is '\(arch)'")
-        }
-        let found = arch == "qwen2vl" ? try explicit ?? ModelLocator.mmproj(beside: url) : nil
-        if let found {
-            guard FileManager.default.isReadableFile(atPath: found.path) else {
-                throw ModelError.cannotRead(path: found.path, reason: "no such mmproj file or not readable")
+        // The vision part: an explicit --mmproj must fit the text model; one found beside it is used when
+        // it does (a Qwen2 or Llama GGUF is a text model of its own unless a MiniCPM-V mmproj is there).
+        var found: URL?
+        var projector: String?
+        if let explicit {
+            guard FileManager.default.isReadableFile(atPath: explicit.path) else {
+                throw ModelError.cannotRead(path: explicit.path, reason: "no such mmproj file or not readable")
             }
-            vision = try GGUFVision.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
-                                         textPath: url.path)
+            let type = try GGUFVision.projectorType(try GGUFFile(path: explicit.path))
+            let archs = GGUFVision.textArchitectures(for: type)
+            guard archs.contains(arch) else {
+                throw ModelError.invalidConfigValue(path: explicit.path, key: "clip.projector_type",
+                    reason: "projector '\(type)' needs a \(archs.joined(separator: " or ")) text model, but \(url.lastPathComponent) is '\(arch)'")
+            }
+            (found, projector) = (explicit, type)
+        } else if arch == "qwen2vl" {
+            found = try ModelLocator.mmproj(beside: url)
+            if let found { projector = try GGUFVision.projectorType(try GGUFFile(path: found.path)) }
+        } else if let beside = try? ModelLocator.mmproj(beside: url),
+                  let file = try? GGUFFile(path: beside.path), let type = try? GGUFVision.projectorType(file),
+                  GGUFVision.textArchitectures(for: type).contains(arch) {
+            (found, projector) = (beside, type)
+        }
+        if let found, let projector {
+            if projector == "resampler" {
+                vision = try GGUFMiniCPMV.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
+                                               textPath: url.path)
+                familyName = "MiniCPM-V (GGUF)"
+            } else {
+                guard arch == "qwen2vl" else {
+                    throw ModelError.invalidConfigValue(path: found.path, key: "clip.projector_type",
+                        reason: "projector '\(projector)' needs a qwen2vl text model, but \(url.lastPathComponent) is '\(arch)'")
+                }
+                vision = try GGUFVision.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
+                                             textPath: url.path)
+            }
             missingVisionPart = nil
         } else {
             vision = nil
@@ -139,5 +162,6 @@ public final class LoadedModel: @unchecked Sendable {
                 : nil
         }
         mmproj = found
+        self.familyName = familyName
     }
 }
