@@ -97,7 +97,8 @@ public final class LoadedModel: @unchecked Sendable {
     /// A model in GGUF files as llama.cpp writes them: the text model (architectures `qwen2`, `llama`,
     /// `qwen2vl`), weights mapped from the file, tokenizer and chat template from its `tokenizer.*`
     /// metadata; for `qwen2vl`, the vision part from llama.cpp's mmproj file (`mmproj`, else one found
-    /// beside the model; without one, images are refused with `missingVisionPart` saying why).
+    /// beside the model; without one, images are refused with `missingVisionPart` saying why). A `qwen2` or
+    /// `llama` model with a MiniCPM-V mmproj (projector `resampler`, given or beside it) is MiniCPM-V.
     public init(gguf url: URL, mmproj explicit: URL? = nil) throws {
         let file = try GGUFFile(path: url.path)
         let meta = GGUFMetadata(file)

@@ -21,7 +21,11 @@ final class GGUFMiniCPMVEngineTests: XCTestCase {
         var greedy_new_ids: [Int]
         var default_settings_greedy_new_ids: [Int]
     }
-    struct Reference: Decodable { var text_model: String; var mmproj: String; var user_text: String; var cases: [Case] }
+    struct V25Case: Decodable { var image: String; var ids: [Int]; var image_tokens: Int; var greedy_new_ids: [Int] }
+    struct V25: Decodable { var cases: [V25Case] }
+    struct Reference: Decodable {
+        var text_model: String; var mmproj: String; var user_text: String; var cases: [Case]; var v25_layout: V25
+    }
 
     static func reference() throws -> Reference {
         let url = dir.appendingPathComponent("reference.json")
@@ -86,6 +90,35 @@ final class GGUFMiniCPMVEngineTests: XCTestCase {
         XCTAssertEqual(again.timings.imagesEncoded, 0)
         XCTAssertEqual(again.timings.imagesCached, 1)
         XCTAssertGreaterThanOrEqual(again.timings.reusedTokens, first.prompt.count - 1)
+    }
+
+    /// MiniCPM-V 2.5's layout (`<slice>` around all slices, each slice in `<image>`), on a copy of the
+    /// mmproj with clip.minicpmv_version patched from 3 to 2, as the fixture script patched it for llama.cpp.
+    func testV25LayoutMatchesLlamaCpp() async throws {
+        let ref = try Self.reference()
+        let tmp = try Fixtures.temporaryDirectory("minicpmv-v25")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        var data = try Data(contentsOf: Self.dir.appendingPathComponent(ref.mmproj))
+        var key = Data("clip.minicpmv_version".utf8) + Data([5, 0, 0, 0])
+        let range = try XCTUnwrap(data.range(of: key + Data([3, 0, 0, 0])))
+        key.append(contentsOf: [2, 0, 0, 0])
+        data.replaceSubrange(range, with: key)
+        let mmproj = tmp.appendingPathComponent("mmproj-v25.gguf")
+        try data.write(to: mmproj)
+        let engine = try InferenceEngine(directory: Self.dir.appendingPathComponent(ref.text_model),
+                                         options: EngineOptions(mmproj: mmproj))
+        XCTAssertEqual(ref.v25_layout.cases.count, 3)
+        for c in ref.v25_layout.cases {
+            await engine.resetContext()
+            var request = GenerationRequest(prompt: .chat([ChatMessage(role: "user", parts: [.image, .text(ref.user_text)])]))
+            request.images = [Fixtures.url(c.image).path]
+            request.sampling.temperature = 0
+            request.maxTokens = c.greedy_new_ids.count
+            request.ignoreEOS = true
+            let result = try await engine.complete(request)
+            XCTAssertEqual(result.prompt, c.ids, "2.5 layout \(c.image) prompt ids")
+            XCTAssertEqual(result.candidates.first?.tokens, c.greedy_new_ids, "2.5 layout \(c.image) greedy")
+        }
     }
 
     private func imageSize(_ url: URL) throws -> (Int, Int) {
