@@ -23,8 +23,12 @@ final class GGUFMiniCPMVEngineTests: XCTestCase {
     }
     struct V25Case: Decodable { var image: String; var ids: [Int]; var image_tokens: Int; var greedy_new_ids: [Int] }
     struct V25: Decodable { var cases: [V25Case] }
+    struct TwoImages: Decodable {
+        var images: [String]; var prompt: String; var ids: [Int]; var image_tokens: [Int]; var greedy_new_ids: [Int]
+    }
     struct Reference: Decodable {
         var text_model: String; var mmproj: String; var user_text: String; var cases: [Case]; var v25_layout: V25
+        var two_images: TwoImages
     }
 
     static func reference() throws -> Reference {
@@ -90,6 +94,32 @@ final class GGUFMiniCPMVEngineTests: XCTestCase {
         XCTAssertEqual(again.timings.imagesEncoded, 0)
         XCTAssertEqual(again.timings.imagesCached, 1)
         XCTAssertGreaterThanOrEqual(again.timings.reusedTokens, first.prompt.count - 1)
+    }
+
+    /// Two images in one message: each laid out in turn (one overview; overview + 3 slices).
+    func testTwoImagesMatchLlamaCpp() async throws {
+        let ref = try Self.reference()
+        let c = ref.two_images
+        let engine = try InferenceEngine(directory: Self.dir.appendingPathComponent(ref.text_model))
+        let messages = [ChatMessage(role: "user", parts: c.images.map { _ in ContentPart.image } + [.text(ref.user_text)])]
+        XCTAssertEqual(try engine.renderChat(messages), c.prompt)
+        var request = GenerationRequest(prompt: .chat(messages))
+        request.images = c.images.map { Fixtures.url($0).path }
+        request.sampling.temperature = 0
+        request.maxTokens = c.greedy_new_ids.count
+        request.ignoreEOS = true
+        var counts: [Int] = []
+        var prompt: [Int] = []
+        var tokens: [Int]?
+        for try await event in await engine.generate(request) {
+            if case let .prompt(ids, _, imageTokens) = event { prompt = ids; counts = imageTokens }
+            if case let .done(cands, _, _) = event { tokens = cands.first?.tokens }
+        }
+        XCTAssertEqual(prompt, c.ids, "two images: prompt ids")
+        // llama.cpp's chunks: 64 (small), then 64 x 4 (wide).
+        XCTAssertEqual(c.image_tokens, [64, 64, 64, 64, 64])
+        XCTAssertEqual(counts, [64, 256])
+        XCTAssertEqual(tokens, c.greedy_new_ids, "two images: greedy")
     }
 
     /// MiniCPM-V 2.5's layout (`<slice>` around all slices, each slice in `<image>`), on a copy of the
