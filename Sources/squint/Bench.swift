@@ -93,6 +93,10 @@ struct Bench: AsyncParsableCommand {
             }
             bestDecode = min(bestDecode, Double(now() - b) / 1e6)
         }
+        // Peak resident memory of the single-stream run (before the batch below adds its caches): the
+        // mmap'd weights it touched, any weights converted at load, the KV cache, the process itself.
+        let peakRSS = ProcessMemory.peakResidentBytes()
+        let kvBytes = cache.byteCount
         // Batched decode: `batch` sequences share each step's weight reads.
         var batchTPS = 0.0
         if batch > 1 {
@@ -147,7 +151,12 @@ struct Bench: AsyncParsableCommand {
                 "prefill_tokens_per_s": prefillTPS, "decode_tokens_per_s": decodeTPS,
                 "weight_bytes_per_token": Int(bytes), "read_bandwidth_gbps": bandwidth,
                 "decode_bound_tokens_per_s": boundTPS, "decode_fraction_of_bound": fraction,
+                "kv_cache_bytes": kvBytes,
             ]
+            if let peakRSS {
+                object["peak_rss_bytes"] = peakRSS
+                object["peak_rss_over_weights_and_kv"] = Double(peakRSS) / (bytes + Double(kvBytes))
+            }
             if batch > 1 {
                 object["batch"] = batch
                 object["batch_decode_tokens_per_s"] = batchTPS
@@ -167,6 +176,9 @@ struct Bench: AsyncParsableCommand {
         print("model      \(loaded.familyName) (\(loaded.modelType)), \(f(bytes / 1e6)) MB of weights read per token, \(ThreadPool.shared.threadCount) threads, loaded in \(f(loadMs)) ms")
         print("prefill    \(promptTokens) tokens in \(f(bestPrefill)) ms: \(f(prefillTPS)) tokens/s")
         print("decode     \(genTokens) tokens in \(f(bestDecode)) ms: \(f(decodeTPS)) tokens/s")
+        if let peakRSS {
+            print("memory     peak RSS \(f(Double(peakRSS) / 1e6)) MB = \(f(Double(peakRSS) / (bytes + Double(kvBytes)), 2))x weights + KV cache (\(f(Double(kvBytes) / 1e6)) MB for \(capacity) tokens)")
+        }
         if batch > 1 {
             print("batch      \(batch) sequences in lockstep: \(f(batchTPS)) tokens/s in all, \(f(batchTPS / decodeTPS, 2))x one sequence")
         }
@@ -174,5 +186,17 @@ struct Bench: AsyncParsableCommand {
             print("image      \(r.tokens) vision tokens: preprocess \(f(r.prepareMs)) ms, encode \(f(r.encodeMs)) ms (\(f(Double(r.tokens) / r.encodeMs * 1000)) vision tokens/s)")
         }
         print("bandwidth  \(f(bandwidth, 2)) GB/s measured read; bound \(f(boundTPS)) tokens/s; decode at \(f(fraction * 100)) % of the bound")
+    }
+}
+
+/// The process's peak resident set (VmHWM in /proc/self/status), nil where that file is missing.
+enum ProcessMemory {
+    static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
     }
 }
