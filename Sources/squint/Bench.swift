@@ -66,6 +66,8 @@ struct Bench: AsyncParsableCommand {
         // Read bandwidth is measured before and after the model runs and the better figure kept: one
         // measurement on a busy machine can come out low and make the bound look beatable.
         let bandwidthBefore = Bandwidth.measureReadGBps()
+        // The bandwidth probe's buffer is not the model's memory: the peak is counted from here on.
+        let peakCounted = ProcessMemory.resetPeak()
         let t0 = now()
         let loaded = try LoadedModel(directory: try ModelLocator.resolve(model),
                                      options: LoadOptions(quantization: try quant.map(Quantization.parse)))
@@ -95,7 +97,7 @@ struct Bench: AsyncParsableCommand {
         }
         // Peak resident memory of the single-stream run (before the batch below adds its caches): the
         // mmap'd weights it touched, any weights converted at load, the KV cache, the process itself.
-        let peakRSS = ProcessMemory.peakResidentBytes()
+        let peakRSS = peakCounted ? ProcessMemory.peakResidentBytes() : nil
         let kvBytes = cache.byteCount
         // Batched decode: `batch` sequences share each step's weight reads.
         var batchTPS = 0.0
@@ -191,6 +193,13 @@ struct Bench: AsyncParsableCommand {
 
 /// The process's peak resident set (VmHWM in /proc/self/status), nil where that file is missing.
 enum ProcessMemory {
+    /// Restarts the peak count at the current resident set (Linux: "5" to /proc/self/clear_refs).
+    static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
     static func peakResidentBytes() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
