@@ -98,7 +98,8 @@ public final class LoadedModel: @unchecked Sendable {
     /// `qwen2vl`), weights mapped from the file, tokenizer and chat template from its `tokenizer.*`
     /// metadata; for `qwen2vl`, the vision part from llama.cpp's mmproj file (`mmproj`, else one found
     /// beside the model; without one, images are refused with `missingVisionPart` saying why). A `qwen2` or
-    /// `llama` model with a MiniCPM-V mmproj (projector `resampler`, given or beside it) is MiniCPM-V.
+    /// `llama` model with a MiniCPM-V mmproj (projector `resampler`, given or beside it) is MiniCPM-V; a
+    /// `llama` model with a SmolVLM / Idefics3 mmproj (projector `idefics3`) is SmolVLM.
     public init(gguf url: URL, mmproj explicit: URL? = nil) throws {
         let file = try GGUFFile(path: url.path)
         let meta = GGUFMetadata(file)
@@ -147,6 +148,10 @@ public final class LoadedModel: @unchecked Sendable {
                 vision = try GGUFMiniCPMV.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
                                                textPath: url.path)
                 familyName = "MiniCPM-V (GGUF)"
+            } else if projector == "idefics3" {
+                vision = try GGUFSmolVLM.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
+                                              textPath: url.path)
+                familyName = "SmolVLM (GGUF)"
             } else {
                 guard arch == "qwen2vl" else {
                     throw ModelError.invalidConfigValue(path: found.path, key: "clip.projector_type",
