@@ -163,7 +163,10 @@ public final class LoadedModel: @unchecked Sendable {
             missingVisionPart = nil
         } else {
             vision = nil
-            missingVisionPart = arch == "qwen2vl"
+            // A Llama text model with SmolVLM's layout tokens is SmolVLM's language half.
+            let smolVLM = arch == "llama"
+                && ["<fake_token_around_image>", "<global-img>"].allSatisfy { built.tokenizer.id(forToken: $0) != nil }
+            missingVisionPart = arch == "qwen2vl" || smolVLM
                 ? "\(url.lastPathComponent) is the text half of a vision model and no mmproj file was found beside it: give llama.cpp's mmproj file with --mmproj FILE"
                 : nil
         }

@@ -169,6 +169,16 @@ final class GGUFSmolVLMTests: XCTestCase {
         let cut = tmp.appendingPathComponent("cut.gguf")
         try data.prefix(data.count / 2).write(to: cut)
         check(message { try LoadedModel(gguf: text, mmproj: cut) }, "cut.gguf")
+        // The text model alone: a text model that says why images are refused.
+        let aloneURL = tmp.appendingPathComponent(ref.text_model)
+        try FileManager.default.copyItem(at: text, to: aloneURL)
+        for name in ["a", "b", "c", "d", "cut"] { try FileManager.default.removeItem(at: tmp.appendingPathComponent(name + ".gguf")) }
+        let alone = try LoadedModel(gguf: aloneURL)
+        XCTAssertNil(alone.vision)
+        XCTAssertTrue(alone.missingVisionPart?.contains("--mmproj") ?? false, alone.missingVisionPart ?? "nil")
+        // A plain Llama GGUF has no vision half to miss.
+        let plain = Fixtures.url("gguf-models/llama-f32.gguf")
+        if FileManager.default.fileExists(atPath: plain.path) { XCTAssertNil(try LoadedModel(gguf: plain).missingVisionPart) }
         // Found beside the text model: the pair loads without --mmproj (the F32 mmproj, the closest name).
         let beside = try LoadedModel(gguf: text)
         XCTAssertEqual(beside.mmproj?.lastPathComponent, ref.mmproj)
