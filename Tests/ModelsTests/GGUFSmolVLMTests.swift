@@ -97,6 +97,14 @@ final class GGUFSmolVLMTests: XCTestCase {
         XCTAssertEqual(checked, 3)
     }
 
+    /// clip.cpp adds the position table row by row, where transformers buckets (not the identity for
+    /// every side: 25 patches is one where it is not).
+    func testPositionsAreTheTableRowsInOrder() throws {
+        let (_, vision) = try load(try Self.reference())
+        XCTAssertEqual(vision.positionIDs, Array(0..<144))
+        XCTAssertNotEqual(SigLIPTower.bucketedPositionIDs(rows: 25, cols: 25, side: 25), Array(0..<625))
+    }
+
     /// llama.cpp's tiling against transformers' on the same sizes (tile 96, longest edge 384).
     func testTilingDiffersFromTransformersWhereLlamaCppDoes() throws {
         let ref = try Self.reference()

@@ -165,7 +165,10 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
         self.processor = processor
         self.imageTokenID = imageTokenID
         let side = tower.config.patchesPerSide
-        positionIDs = SigLIPTower.bucketedPositionIDs(rows: side, cols: side, side: side)
+        // clip.cpp adds the position table row by row; transformers' bucketing of a full grid is the
+        // identity only where 1/side is exact enough (not for every side, e.g. 19 or 25).
+        positionIDs = processor.isLlamaCpp ? Array(0..<(side * side))
+            : SigLIPTower.bucketedPositionIDs(rows: side, cols: side, side: side)
     }
 
     /// The sizes of the two resizes and the tile grid (rows = cols = 0 when the image is one tile).

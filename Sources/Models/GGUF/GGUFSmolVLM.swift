@@ -34,9 +34,11 @@ enum GGUFSmolVLM {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.attention.head_count",
                 reason: "\(heads) heads do not divide the embedding length \(embed)")
         }
-        guard tile % patch == 0 else {
+        // SmolVLM-Instruct's 384 px tiles hold 27 patches of 14: the conv's stride drops the last 6 px, in
+        // clip.cpp as in transformers, and so does the tower here (floor).
+        guard tile >= patch else {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_size",
-                reason: "\(tile) is not a multiple of the patch size \(patch)")
+                reason: "\(tile) is smaller than the patch size \(patch)")
         }
         // clip.cpp leaves n_merge at 1 without the key and its pixel shuffle then asserts: required here.
         guard let scale = try m.optionalInt("clip.vision.projector.scale_factor") else {
