@@ -98,7 +98,8 @@ public final class LoadedModel: @unchecked Sendable {
     /// `qwen2vl`), weights mapped from the file, tokenizer and chat template from its `tokenizer.*`
     /// metadata; for `qwen2vl`, the vision part from llama.cpp's mmproj file (`mmproj`, else one found
     /// beside the model; without one, images are refused with `missingVisionPart` saying why). A `qwen2` or
-    /// `llama` model with a MiniCPM-V mmproj (projector `resampler`, given or beside it) is MiniCPM-V.
+    /// `llama` model with a MiniCPM-V mmproj (projector `resampler`, given or beside it) is MiniCPM-V; a
+    /// `llama` model with a SmolVLM / Idefics3 mmproj (projector `idefics3`) is SmolVLM.
     public init(gguf url: URL, mmproj explicit: URL? = nil) throws {
         let file = try GGUFFile(path: url.path)
         let meta = GGUFMetadata(file)
@@ -147,6 +148,10 @@ public final class LoadedModel: @unchecked Sendable {
                 vision = try GGUFMiniCPMV.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
                                                textPath: url.path)
                 familyName = "MiniCPM-V (GGUF)"
+            } else if projector == "idefics3" {
+                vision = try GGUFSmolVLM.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
+                                              textPath: url.path)
+                familyName = "SmolVLM (GGUF)"
             } else {
                 guard arch == "qwen2vl" else {
                     throw ModelError.invalidConfigValue(path: found.path, key: "clip.projector_type",
@@ -158,7 +163,10 @@ public final class LoadedModel: @unchecked Sendable {
             missingVisionPart = nil
         } else {
             vision = nil
-            missingVisionPart = arch == "qwen2vl"
+            // A Llama text model with SmolVLM's layout tokens is SmolVLM's language half.
+            let smolVLM = arch == "llama"
+                && ["<fake_token_around_image>", "<global-img>"].allSatisfy { built.tokenizer.id(forToken: $0) != nil }
+            missingVisionPart = arch == "qwen2vl" || smolVLM
                 ? "\(url.lastPathComponent) is the text half of a vision model and no mmproj file was found beside it: give llama.cpp's mmproj file with --mmproj FILE"
                 : nil
         }

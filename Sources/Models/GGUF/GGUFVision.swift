@@ -7,15 +7,19 @@ import Tokenizers
 /// `clip`, written by `convert_hf_to_gguf.py --mmproj`), run by the same tower as the hub checkpoints.
 ///
 /// Supported projectors: `qwen2vl_merger` (Qwen2-VL) and `qwen2.5vl_merger` (Qwen2.5-VL) here, `resampler`
-/// (MiniCPM-V) in `GGUFMiniCPMV`. llama.cpp's tensor
+/// (MiniCPM-V) in `GGUFMiniCPMV`, `idefics3` (SmolVLM / Idefics3) in `GGUFSmolVLM`. llama.cpp's tensor
 /// names (tools/mtmd/clip-impl.h) are mapped onto transformers' names, so `Qwen2VisionTower` loads them
 /// unchanged; preprocessing and activations follow llama.cpp (clip.cpp, mtmd-image.cpp), its reference.
 enum GGUFVision {
-    static let projectors = ["qwen2vl_merger", "qwen2.5vl_merger", "resampler"]
+    static let projectors = ["qwen2vl_merger", "qwen2.5vl_merger", "resampler", "idefics3"]
     /// The text architectures each projector goes with (MiniCPM-V 2.6's language model is Qwen2, 2.5's
-    /// Llama 3).
+    /// Llama 3; SmolVLM's and Idefics3's are Llama).
     static func textArchitectures(for projector: String) -> [String] {
-        projector == "resampler" ? ["qwen2", "llama"] : ["qwen2vl"]
+        switch projector {
+        case "resampler": return ["qwen2", "llama"]
+        case "idefics3": return ["llama"]
+        default: return ["qwen2vl"]
+        }
     }
     /// llama.cpp's image token budget for Qwen2-VL / 2.5 (clip.cpp `set_limit_image_tokens(8, 4096)`); the
     /// checkpoint's min/max_pixels are not in the mmproj file and llama.cpp does not read them.
