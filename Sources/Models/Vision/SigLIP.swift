@@ -51,9 +51,12 @@ struct SigLIPConfig: Sendable {
         }
         let patch = try c.optionalInt("patch_size") ?? defaults.patchSize
         let image = try c.optionalInt("image_size") ?? defaults.imageSize
-        guard patch > 0, image >= patch, image % patch == 0 else {
+        // The real checkpoints use 384 px tiles with 14 px patches (siglip-so400m-patch14-384 in
+        // LLaVA-OneVision, SmolVLM-Instruct): the stride-14 convolution covers 27 x 27 patches and the
+        // last 6 px are never read, so the size need not be a multiple of the patch.
+        guard patch > 0, image >= patch else {
             throw ModelError.invalidConfigValue(path: c.path, key: "image_size",
-                                                reason: "\(image) is not a positive multiple of patch_size \(patch)")
+                                                reason: "\(image) is smaller than patch_size \(patch)")
         }
         return SigLIPConfig(
             hidden: hidden, intermediate: try c.optionalInt("intermediate_size") ?? 3072,
