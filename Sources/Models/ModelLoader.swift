@@ -124,6 +124,7 @@ public final class LoadedModel: @unchecked Sendable {
         // it does (a Qwen2 or Llama GGUF is a text model of its own unless a MiniCPM-V mmproj is there).
         var found: URL?
         var projector: String?
+        var guessed = false
         if let explicit {
             guard FileManager.default.isReadableFile(atPath: explicit.path) else {
                 throw ModelError.cannotRead(path: explicit.path, reason: "no such mmproj file or not readable")
@@ -141,25 +142,25 @@ public final class LoadedModel: @unchecked Sendable {
         } else if let beside = try? ModelLocator.mmproj(beside: url),
                   let file = try? GGUFFile(path: beside.path), let type = try? GGUFVision.projectorType(file),
                   GGUFVision.textArchitectures(for: type).contains(arch) {
-            (found, projector) = (beside, type)
+            (found, projector, guessed) = (beside, type, true)
         }
-        if let found, let projector {
-            if projector == "resampler" {
-                vision = try GGUFMiniCPMV.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
-                                               textPath: url.path)
-                familyName = "MiniCPM-V (GGUF)"
-            } else if projector == "idefics3" {
-                vision = try GGUFSmolVLM.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
-                                              textPath: url.path)
-                familyName = "SmolVLM (GGUF)"
+        var loaded: (vision: any VisionLanguage, family: String?)?
+        if let candidate = found, let type = projector {
+            let textHidden = language.config.hiddenSize, textTokenizer = built.tokenizer
+            if guessed {
+                // Only beside it, not asked for: an mmproj of another model in the same folder (a width
+                // that does not fit, say) leaves this one a text model rather than unloadable.
+                loaded = try? Self.loadVision(projector: type, mmproj: candidate, arch: arch, url: url,
+                                              textHidden: textHidden, tokenizer: textTokenizer)
+                if loaded == nil { found = nil }
             } else {
-                guard arch == "qwen2vl" else {
-                    throw ModelError.invalidConfigValue(path: found.path, key: "clip.projector_type",
-                        reason: "projector '\(projector)' needs a qwen2vl text model, but \(url.lastPathComponent) is '\(arch)'")
-                }
-                vision = try GGUFVision.load(mmproj: found, textHidden: language.config.hiddenSize, tokenizer: tokenizer,
-                                             textPath: url.path)
+                loaded = try Self.loadVision(projector: type, mmproj: candidate, arch: arch, url: url,
+                                             textHidden: textHidden, tokenizer: textTokenizer)
             }
+        }
+        if let loaded {
+            vision = loaded.vision
+            if let family = loaded.family { familyName = family }
             missingVisionPart = nil
         } else {
             vision = nil
@@ -172,5 +173,24 @@ public final class LoadedModel: @unchecked Sendable {
         }
         mmproj = found
         self.familyName = familyName
+    }
+
+    /// The vision part from an mmproj of the given projector type, and the family name it makes.
+    private static func loadVision(projector: String, mmproj: URL, arch: String, url: URL, textHidden: Int,
+                                   tokenizer: Tokenizer) throws -> (vision: any VisionLanguage, family: String?) {
+        switch projector {
+        case "resampler":
+            return (try GGUFMiniCPMV.load(mmproj: mmproj, textHidden: textHidden, tokenizer: tokenizer, textPath: url.path),
+                    "MiniCPM-V (GGUF)")
+        case "idefics3":
+            return (try GGUFSmolVLM.load(mmproj: mmproj, textHidden: textHidden, tokenizer: tokenizer, textPath: url.path),
+                    "SmolVLM (GGUF)")
+        default:
+            guard arch == "qwen2vl" else {
+                throw ModelError.invalidConfigValue(path: mmproj.path, key: "clip.projector_type",
+                    reason: "projector '\(projector)' needs a qwen2vl text model, but \(url.lastPathComponent) is '\(arch)'")
+            }
+            return (try GGUFVision.load(mmproj: mmproj, textHidden: textHidden, tokenizer: tokenizer, textPath: url.path), nil)
+        }
     }
 }

@@ -169,5 +169,15 @@ final class GGUFMiniCPMVTests: XCTestCase {
         XCTAssertTrue(beside.vision is MiniCPMVPipeline)
         // A plain Qwen2 GGUF stays a text model.
         XCTAssertNil(try LoadedModel(gguf: Fixtures.url("gguf-models/qwen2-f32.gguf")).vision)
+        // ... also in a folder where another model's mmproj lies (a width that does not fit): found beside,
+        // not asked for, it is left alone; given with --mmproj, the mismatch is the error above.
+        let folder = tmp.appendingPathComponent("downloads")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("gguf-models/qwen2-f32.gguf"), to: folder.appendingPathComponent("qwen2-f32.gguf"))
+        try FileManager.default.copyItem(at: Self.dir.appendingPathComponent(ref.mmproj), to: folder.appendingPathComponent(ref.mmproj))
+        let plain = try LoadedModel(gguf: folder.appendingPathComponent("qwen2-f32.gguf"))
+        XCTAssertNil(plain.vision)
+        XCTAssertNil(plain.mmproj)
+        XCTAssertNil(plain.missingVisionPart)
     }
 }
