@@ -127,12 +127,42 @@ final class GGUFConverterTests: XCTestCase {
                 XCTAssertTrue(ra.count == rb.count && memcmp(ra.baseAddress!, rb.baseAddress!, ra.count) == 0, "\(model) \(name) bytes")
             }
             let added: Set<String> = ["general.type", "general.quantization_version", "tokenizer.ggml.add_bos_token",
+                                      "general.sampling.top_k", "general.sampling.top_p", "general.sampling.temp",
+                                      "general.sampling.penalty_repeat", "general.sampling.min_p",
                                       "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_sep_token"]
             for key in Set(mine.metadataKeys).union(theirs.metadataKeys).subtracting(added) {
                 XCTAssertEqual(mine.metadata[key], theirs.metadata[key], "\(model) \(key)")
             }
             XCTAssertEqual(mine.metadata["tokenizer.ggml.add_bos_token"], model == "llama-v4" ? .bool(true) : .bool(false))
             XCTAssertEqual(mine.metadata["general.architecture"], theirs.metadata["general.architecture"])
+        }
+    }
+
+    /// Qwen2-VL / Qwen2.5-VL language models against the text GGUFs llama.cpp's own convert_hf_to_gguf.py
+    /// wrote (make_gguf_vl_fixtures.py): architecture qwen2vl with rope.dimension_sections, the same
+    /// tensors byte for byte, and every metadata key, apart from the naming heuristics gguf-py applies to
+    /// the directory name (general.name, basename, version, size_label).
+    func testQwen2VLTextMatchesLlamaCppsConverter() throws {
+        let naming: Set<String> = ["general.name", "general.basename", "general.version", "general.size_label"]
+        for (model, fixture) in [("qwen2-vl-v4", "qwen2-vl-f32.gguf"), ("qwen2.5-vl-v5", "qwen2.5-vl-f32.gguf")] {
+            let theirsURL = Fixtures.url("gguf-vl/\(fixture)")
+            try XCTSkipUnless(FileManager.default.fileExists(atPath: theirsURL.path), "gguf-vl fixtures missing")
+            let path = tempPath("\(model).gguf")
+            try GGUFConverter.write(directory: Fixtures.url("vl/\(model)"), type: .f32, to: path)
+            let mine = try GGUFFile(path: path), theirs = try GGUFFile(path: theirsURL.path)
+            XCTAssertEqual(mine.metadata["general.architecture"], .string("qwen2vl"))
+            XCTAssertEqual(Set(mine.metadataKeys).subtracting(naming), Set(theirs.metadataKeys).subtracting(naming), model)
+            for key in Set(theirs.metadataKeys).subtracting(naming) {
+                XCTAssertEqual(mine.metadata[key], theirs.metadata[key], "\(model) \(key)")
+            }
+            XCTAssertEqual(Set(mine.tensorNames), Set(theirs.tensorNames), model)
+            for name in theirs.tensorNames {
+                guard let a = mine.tensors[name], let b = theirs.tensors[name] else { continue }
+                XCTAssertEqual(a.dims, b.dims, "\(model) \(name)")
+                XCTAssertEqual(a.type, b.type, "\(model) \(name)")
+                let ra = try mine.rawData(name), rb = try theirs.rawData(name)
+                XCTAssertTrue(ra.count == rb.count && memcmp(ra.baseAddress!, rb.baseAddress!, ra.count) == 0, "\(model) \(name) bytes")
+            }
         }
     }
 

@@ -77,6 +77,7 @@ public enum GGUFConverter {
         w.set("general.architecture", .string(a))
         w.set("general.type", .string("model"))
         w.set("general.name", .string(directory.lastPathComponent))
+        try setSampling(directory: directory, into: &w)
         w.set("\(a).block_count", .uint32(UInt32(layers)))
         if let n = try c.optionalInt("max_position_embeddings") { w.set("\(a).context_length", .uint32(UInt32(n))) }
         w.set("\(a).embedding_length", .uint32(UInt32(hidden)))
@@ -122,6 +123,20 @@ public enum GGUFConverter {
             try w.add(GGUFTensorEncoder.encode(view, as: ggufName, requested: type))
         }
         return w
+    }
+
+    /// gguf-py `Metadata.load`: the checkpoint's recommended sampling from generation_config.json
+    /// (`general.sampling.*`; llama.cpp's common params start from them).
+    static func setSampling(directory: URL, into w: inout GGUFWriter) throws {
+        guard let g = try JSONConfig.loadIfPresent(directory.appendingPathComponent("generation_config.json")) else { return }
+        if let k = try? g.optionalInt("top_k") { w.set("general.sampling.top_k", .int32(Int32(clamping: k))) }
+        if let p = try? g.optionalDouble("top_p") { w.set("general.sampling.top_p", .float32(Float(p))) }
+        if let p = try? g.optionalDouble("min_p") { w.set("general.sampling.min_p", .float32(Float(p))) }
+        if let t = try? g.optionalDouble("temperature") { w.set("general.sampling.temp", .float32(Float(t))) }
+        if let n = try? g.optionalInt("penalty_last_n") { w.set("general.sampling.penalty_last_n", .int32(Int32(clamping: n))) }
+        if let r = try? (g.optionalDouble("penalty_repeat") ?? g.optionalDouble("repetition_penalty")) {
+            w.set("general.sampling.penalty_repeat", .float32(Float(r)))
+        }
     }
 
     /// HF tensor order of the converter: by layer number, then name (safetensors files list tensors by name,
