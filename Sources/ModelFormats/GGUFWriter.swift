@@ -80,7 +80,7 @@ public struct GGUFWriter {
         let partial = path + ".partial"
         let fm = FileManager.default
         guard fm.createFile(atPath: partial, contents: nil) else {
-            throw ModelFormatError.cannotRead(path: path, reason: "cannot create the file (directory missing or not writable?)")
+            throw ModelFormatError.cannotWrite(path: path, reason: "cannot create the file (directory missing or not writable?)")
         }
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: partial))
@@ -102,7 +102,7 @@ public struct GGUFWriter {
             throw error
         } catch {
             try? fm.removeItem(atPath: partial)
-            throw ModelFormatError.cannotRead(path: path, reason: "write failed: \(error.localizedDescription)")
+            throw ModelFormatError.cannotWrite(path: path, reason: "write failed: \(error.localizedDescription)")
         }
     }
 

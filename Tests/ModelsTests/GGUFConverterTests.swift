@@ -3,6 +3,7 @@ import XCTest
 import ModelFormats
 @testable import Models
 import TensorCore
+import ImageProcessing
 import TestSupport
 
 /// `squint quantize` (GGUFConverter): files written from the tiny safetensors fixtures against the files
@@ -164,6 +165,55 @@ final class GGUFConverterTests: XCTestCase {
                 XCTAssertTrue(ra.count == rb.count && memcmp(ra.baseAddress!, rb.baseAddress!, ra.count) == 0, "\(model) \(name) bytes")
             }
         }
+    }
+
+    /// Both files' tensors (names, dims, types, bytes) and metadata equal, apart from `ignoring` keys.
+    private func assertSame(_ mine: GGUFFile, _ theirs: GGUFFile, ignoring: Set<String>, _ label: String) throws {
+        XCTAssertEqual(Set(mine.metadataKeys).subtracting(ignoring), Set(theirs.metadataKeys).subtracting(ignoring), label)
+        for key in Set(theirs.metadataKeys).subtracting(ignoring) {
+            XCTAssertEqual(mine.metadata[key], theirs.metadata[key], "\(label) \(key)")
+        }
+        XCTAssertEqual(Set(mine.tensorNames), Set(theirs.tensorNames), label)
+        for name in theirs.tensorNames {
+            guard let a = mine.tensors[name], let b = theirs.tensors[name] else { continue }
+            XCTAssertEqual(a.dims, b.dims, "\(label) \(name)")
+            XCTAssertEqual(a.type, b.type, "\(label) \(name)")
+            let ra = try mine.rawData(name), rb = try theirs.rawData(name)
+            XCTAssertTrue(ra.count == rb.count && memcmp(ra.baseAddress!, rb.baseAddress!, ra.count) == 0, "\(label) \(name) bytes")
+        }
+    }
+
+    /// The mmproj files against those llama.cpp's convert_hf_to_gguf.py --mmproj wrote (F32 and F16, both
+    /// families: split QKV, split Conv3D, clip.* keys incl. Qwen2.5-VL's use_silu and n_wa_pattern), and
+    /// Squint's GGUF vision path on the written pair gives llama.cpp's projector features.
+    func testMmprojMatchesLlamaCppsConverter() throws {
+        let refURL = Fixtures.url("gguf-vl/reference.json")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: refURL.path), "gguf-vl fixtures missing")
+        let naming: Set<String> = ["general.name", "general.basename", "general.version", "general.size_label"]
+        for (model, stem) in [("qwen2-vl-v4", "qwen2-vl"), ("qwen2.5-vl-v5", "qwen2.5-vl")] {
+            for type in [DType.f32, .f16] {
+                let fixture = "mmproj-\(stem)-\(type.rawValue.lowercased()).gguf"
+                let path = tempPath(fixture)
+                try GGUFMmprojConverter.write(directory: Fixtures.url("vl/\(model)"), type: type, to: path)
+                try assertSame(try GGUFFile(path: path), try GGUFFile(path: Fixtures.url("gguf-vl/\(fixture)").path),
+                               ignoring: naming, fixture)
+            }
+        }
+        let models = try Fixtures.json("gguf-vl/reference.json") as! [String: Any]
+        let entry = try XCTUnwrap((models["models"] as? [String: [String: Any]])?.first { ($0.value["mmproj"] as? String) == "mmproj-qwen2-vl-f32.gguf" }?.value)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("squint-quantize-pair-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let text = dir.appendingPathComponent("model.gguf"), mmproj = dir.appendingPathComponent("mmproj-model.gguf")
+        try GGUFConverter.write(directory: Fixtures.url("vl/qwen2-vl-v4"), type: .f32, to: text.path)
+        try GGUFMmprojConverter.write(directory: Fixtures.url("vl/qwen2-vl-v4"), type: .f32, to: mmproj.path)
+        let loaded = try LoadedModel(gguf: text, mmproj: mmproj)
+        let vision = try XCTUnwrap(loaded.vision)
+        let c = try XCTUnwrap((entry["cases"] as? [[String: Any]])?.first { $0["image"] is String })
+        let image = try ImageDecoder.decode(path: Fixtures.url(c["image"] as! String).path, limits: ImageLimits())
+        let prepared = try vision.prepare(rgb: image.pixels, width: image.width, height: image.height, settings: ImageSettings())
+        let expected = ((c["images"] as! [[String: Any]])[0]["features"] as! [NSNumber]).map(\.floatValue)
+        let d = closeness(try vision.encode(prepared), expected)
+        XCTAssertLessThanOrEqual(d.maxAbsDiff, 1e-3 * max(1, expected.map(abs).max() ?? 1), "features: \(d)")
     }
 
     func testTensorTypesFollowTheConverter() throws {

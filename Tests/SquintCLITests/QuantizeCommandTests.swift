@@ -39,6 +39,7 @@ final class QuantizeCommandTests: XCTestCase {
             (["quantize", "--model", Fixtures.url("vl/idefics3-v4").path, "--out", temp("y.gguf")], "idefics3"),
             (["quantize", "--model", Fixtures.url("gguf-models/qwen2-f32.gguf").path, "--out", temp("z.gguf")], "not a model directory"),
             (["quantize", "--model", model, "--out", "/nonexistent-dir/x.gguf"], "/nonexistent-dir/x.gguf"),
+            (["quantize", "--model", model, "--out", temp("w.gguf"), "--mmproj-out", temp("mm.gguf")], "qwen2_vl"),
         ]
         for (args, needle) in cases {
             let r = try BinaryRunner.run(args)

@@ -17,8 +17,9 @@ enum GGUFTensorEncoder {
         return t
     }
 
-    static func encode(_ view: TensorView, as name: String, requested: DType) throws -> TensorView {
-        let target = storedType(name: name, view: view, requested: requested)
+    /// `keepAsRequested`: store as `requested` without the name-based rules (the caller decided).
+    static func encode(_ view: TensorView, as name: String, requested: DType, keepAsRequested: Bool = false) throws -> TensorView {
+        let target = keepAsRequested ? requested : storedType(name: name, view: view, requested: requested)
         let renamed = TensorView(name: name, dtype: view.dtype, shape: view.shape, data: view.data, owner: view.owner)
         if renamed.dtype == target { return renamed }
         if target.isQuantized { return Quantizer.quantize(renamed, to: target) }
