@@ -216,6 +216,39 @@ final class GGUFConverterTests: XCTestCase {
         XCTAssertLessThanOrEqual(d.maxAbsDiff, 1e-3 * max(1, expected.map(abs).max() ?? 1), "features: \(d)")
     }
 
+    /// Q4_K in a whole file llama.cpp loads: the demo model (its 512-wide ffn_down rows are whole Q4_K
+    /// super-blocks) converted with --type q4_k. The file is rewritten here and must hash as the one
+    /// llama.cpp ran on; Squint then gives llama.cpp's tokens on the dequantized twin, and llama.cpp's own
+    /// tokens as long as the twin does.
+    func testDemoModelQ4KFileMatchesLlamaCpp() throws {
+        let url = Self.dir.appendingPathComponent("reference.json")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: url.path), "gguf-quantize fixtures missing")
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let demo = try XCTUnwrap(root["demo_q4_k"] as? [String: Any])
+        let source = Fixtures.repoRoot.appendingPathComponent("Assets/demo-model")
+        let weights = try [UInt8](Data(contentsOf: source.appendingPathComponent("model.safetensors")))
+        try XCTSkipUnless(sha256Hex(weights) == demo["source_sha256"] as? String,
+                          "Assets/demo-model changed since make_quantize_fixtures.py ran: re-run it")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("squint-quantize-demo-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("demo-q4_k.gguf")
+        let counts = try GGUFConverter.write(directory: source, type: .q4_K, to: path.path)
+        XCTAssertEqual(counts["Q4_K"], 4)
+        XCTAssertEqual(counts, demo["tensor_types"] as? [String: Int])
+        XCTAssertEqual(sha256Hex(try [UInt8](Data(contentsOf: path))), demo["gguf_sha256"] as? String, "not the file llama.cpp ran on")
+        let model = try LoadedModel(gguf: path)
+        for kind in ["raw", "chat"] {
+            let c = try XCTUnwrap(demo[kind] as? [String: Any])
+            let ids = try XCTUnwrap(c["ids"] as? [Int]), llama = try XCTUnwrap(c["greedy_new_ids"] as? [Int])
+            let twin = try XCTUnwrap(c["dequantized_greedy_new_ids"] as? [Int])
+            XCTAssertEqual(model.tokenizer.encode(c["text"] as! String, addSpecialTokens: c["add_special_tokens"] as! Bool), ids, kind)
+            let mine = try greedy(model, ids, steps: twin.count)
+            XCTAssertEqual(mine, twin, "\(kind): vs llama.cpp on the dequantized weights")
+            let agree = zip(mine, llama).prefix { $0 == $1 }.count, twinAgree = zip(twin, llama).prefix { $0 == $1 }.count
+            XCTAssertGreaterThanOrEqual(agree, twinAgree, "\(kind): \(mine) vs llama.cpp's \(llama)")
+        }
+    }
+
     func testTensorTypesFollowTheConverter() throws {
         let w = try GGUFConverter.convert(directory: Fixtures.url("models/qwen2-v4"), type: .q8_0)
         let types = Dictionary(uniqueKeysWithValues: zip(w.tensorNames, w.tensorTypes))
