@@ -237,6 +237,7 @@ final class GGUFConverterTests: XCTestCase {
         XCTAssertEqual(counts, demo["tensor_types"] as? [String: Int])
         XCTAssertEqual(sha256Hex(try [UInt8](Data(contentsOf: path))), demo["gguf_sha256"] as? String, "not the file llama.cpp ran on")
         let model = try LoadedModel(gguf: path)
+        var atLoad: LoadedModel?
         for kind in ["raw", "chat"] {
             let c = try XCTUnwrap(demo[kind] as? [String: Any])
             let ids = try XCTUnwrap(c["ids"] as? [Int]), llama = try XCTUnwrap(c["greedy_new_ids"] as? [Int])
@@ -246,6 +247,10 @@ final class GGUFConverterTests: XCTestCase {
             XCTAssertEqual(mine, twin, "\(kind): vs llama.cpp on the dequantized weights")
             let agree = zip(mine, llama).prefix { $0 == $1 }.count, twinAgree = zip(twin, llama).prefix { $0 == $1 }.count
             XCTAssertGreaterThanOrEqual(agree, twinAgree, "\(kind): \(mine) vs llama.cpp's \(llama)")
+            // `--quant q4_k` at load quantizes the same matrices to the same types from the same values
+            // (norms and biases stay bf16, which the file widens exactly to F32): the same tokens.
+            if atLoad == nil { atLoad = try LoadedModel(directory: source, options: LoadOptions(quantization: .q4_K)) }
+            if let atLoad { XCTAssertEqual(try greedy(atLoad, ids, steps: twin.count), twin, "\(kind): --quant q4_k at load") }
         }
     }
 
