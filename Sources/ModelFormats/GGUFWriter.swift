@@ -8,7 +8,17 @@ public struct GGUFWriter {
     public let alignment: Int
     private var keys: [String] = []
     private var values: [String: GGUFValue] = [:]
-    private var tensors: [TensorView] = []
+    /// A tensor to write: its info, and how to get its bytes (called once, while writing, so a converted
+    /// model is never held in memory whole).
+    private struct Entry {
+        var name: String
+        var shape: [Int]
+        var dtype: DType
+        var produce: () throws -> TensorView
+        var byteCount: Int { dtype.byteCount(elements: shape.reduce(1, *)) }
+    }
+
+    private var tensors: [Entry] = []
     private var tensorIndex: Set<String> = []
 
     /// `alignment` other than 32 is recorded as `general.alignment` (a u32), as llama.cpp expects.
@@ -31,19 +41,25 @@ public struct GGUFWriter {
 
     /// Adds a tensor (row-major `view.shape`, stored as `view.dtype`; GGUF dims are written reversed).
     public mutating func add(_ view: TensorView) throws {
-        guard !tensorIndex.contains(view.name) else {
-            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: view.name, reason: "added twice")
+        try add(name: view.name, shape: view.shape, dtype: view.dtype) { view }
+    }
+
+    /// Adds a tensor whose bytes `produce` makes when the file is written; it must return a view of
+    /// exactly this shape and dtype.
+    public mutating func add(name: String, shape: [Int], dtype: DType, _ produce: @escaping () throws -> TensorView) throws {
+        guard !tensorIndex.contains(name) else {
+            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: name, reason: "added twice")
         }
-        guard (1...GGUFFile.maxDims).contains(view.shape.count) else {
-            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: view.name,
-                                                      reason: "\(view.shape.count) dimensions (GGUF allows 1 to \(GGUFFile.maxDims))")
+        guard (1...GGUFFile.maxDims).contains(shape.count) else {
+            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: name,
+                                                      reason: "\(shape.count) dimensions (GGUF allows 1 to \(GGUFFile.maxDims))")
         }
-        guard view.cols % view.dtype.blockSize == 0 else {
-            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: view.name,
-                                                      reason: "row length \(view.cols) is not a multiple of the \(view.dtype) block size")
+        guard (shape.last ?? 1) % dtype.blockSize == 0 else {
+            throw ModelFormatError.invalidTensorEntry(path: "(gguf writer)", tensor: name,
+                                                      reason: "row length \(shape.last ?? 1) is not a multiple of the \(dtype) block size")
         }
-        tensorIndex.insert(view.name)
-        tensors.append(view)
+        tensorIndex.insert(name)
+        tensors.append(Entry(name: name, shape: shape, dtype: dtype, produce: produce))
     }
 
     private func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
@@ -87,12 +103,18 @@ public struct GGUFWriter {
             defer { try? handle.close() }
             try handle.write(contentsOf: Data(try header()))
             let zeros = Data(count: alignment)
-            for t in tensors {
-                try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: t.data),
-                                                  count: t.byteCount, deallocator: .none))
+            for entry in tensors {
+                let t = try entry.produce()
+                guard t.shape == entry.shape, t.dtype == entry.dtype else {
+                    throw ModelFormatError.invalidTensorEntry(path: path, tensor: entry.name,
+                        reason: "produced \(t.dtype)\(t.shape), declared \(entry.dtype)\(entry.shape)")
+                }
+                try withExtendedLifetime(t.owner) {
+                    try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: t.data),
+                                                      count: t.byteCount, deallocator: .none))
+                }
                 let pad = padded(t.byteCount) - t.byteCount
                 if pad > 0 { try handle.write(contentsOf: zeros.prefix(pad)) }
-                withExtendedLifetime(t.owner) {}
             }
             try handle.synchronize()
             try? fm.removeItem(atPath: path)

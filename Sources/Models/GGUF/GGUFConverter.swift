@@ -115,12 +115,20 @@ public enum GGUFConverter {
         let store = try WeightStore(directory: directory)
         for name in store.names.sorted(by: tensorOrder) {
             guard let ggufName = try GGUFTensorNames.map(name, path: directory.path) else { continue }
-            var view = try store.tensor(name)
-            if arch.permuteQK && (name.hasSuffix("q_proj.weight") || name.hasSuffix("k_proj.weight")) {
-                let groups = name.hasSuffix("k_proj.weight") ? kvHeads : heads
-                view = try permuteRows(view, heads: groups, path: directory.path)
+            let view = try store.tensor(name)
+            let permuteHeads: Int? = !arch.permuteQK ? nil
+                : name.hasSuffix("q_proj.weight") ? heads : name.hasSuffix("k_proj.weight") ? kvHeads : nil
+            if let groups = permuteHeads {
+                // Checked now, so a bad shape is reported before anything is written.
+                _ = try permuteRows(view, heads: groups, path: directory.path, dryRun: true)
             }
-            try w.add(GGUFTensorEncoder.encode(view, as: ggufName, requested: type))
+            let target = GGUFTensorEncoder.storedType(name: ggufName, view: view, requested: type)
+            // Converted (and quantized) while the file is written, one tensor at a time.
+            try w.add(name: ggufName, shape: view.shape, dtype: target) {
+                var v = view
+                if let groups = permuteHeads { v = try permuteRows(view, heads: groups, path: directory.path) }
+                return try GGUFTensorEncoder.encode(v, as: ggufName, requested: target, keepAsRequested: true)
+            }
         }
         return w
     }
@@ -150,11 +158,12 @@ public enum GGUFConverter {
     /// convert_hf_to_gguf.py `LlamaModel.permute`: within each head, rows (i, i + d/2) of the rotate-half
     /// layout become adjacent rows (2i, 2i+1), so llama.cpp's normal-mode rope gives the same result. A
     /// row permutation, so quantized or not, the bytes of each row move as they are.
-    static func permuteRows(_ view: TensorView, heads: Int, path: String) throws -> TensorView {
+    static func permuteRows(_ view: TensorView, heads: Int, path: String, dryRun: Bool = false) throws -> TensorView {
         guard view.shape.count == 2, heads > 0, view.rows % (2 * heads) == 0 else {
             throw ModelFormatError.invalidTensorEntry(path: path, tensor: view.name,
                                                       reason: "shape \(view.shape) does not split into \(heads) heads of rotary pairs")
         }
+        if dryRun { return view }
         let half = view.rows / heads / 2
         let rowBytes = view.dtype.byteCount(elements: view.cols)
         let out = OwnedBuffer(byteCount: view.rows * rowBytes)

@@ -71,7 +71,9 @@ public enum GGUFMmprojConverter {
             guard hf.hasPrefix("visual.") else { continue }
             for (ggufName, view) in try tensors(hf, try store.tensor(name), path: directory.path) {
                 let target: DType = view.shape.count <= 1 ? .f32 : type
-                try w.add(GGUFTensorEncoder.encode(view, as: ggufName, requested: target, keepAsRequested: true))
+                try w.add(name: ggufName, shape: view.shape, dtype: target) {
+                    try GGUFTensorEncoder.encode(view, as: ggufName, requested: target, keepAsRequested: true)
+                }
             }
         }
         return w
