@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
-// No fused multiply-adds: llama.cpp's reference is built without FMA contraction in ggml-base, and a
-// fused `sum += w * x` rounds differently, which can flip a quant level.
+// No fused multiply-adds: llama.cpp's reference (ggml-base, baseline x86-64) has none, and a fused
+// `sum += w * x` rounds differently, which can flip a quant level. This file is built for baseline x86-64
+// too, so the package's -ffp-contract=fast has no FMA to fuse into (that flag disregards this pragma, which
+// guards builds with other flags); Q4KQuantizerTests' byte comparison catches any change.
 #pragma STDC FP_CONTRACT OFF
 
 // Round to nearest, ties to even, by the float magic-number trick (valid for |x| <= 2^22), as llama.cpp's
