@@ -109,16 +109,18 @@ final class GGUFConverterTests: XCTestCase {
         }
     }
 
-    /// F32 conversion against the gguf-py-written fixtures: the same tensors (names, shapes, types, bytes:
+    /// F32 (and SmolLM2's F16) conversion against the gguf-py-written fixtures: the same tensors (names, shapes, types, bytes:
     /// Llama's permuted Q/K and rope_freqs included) and the same metadata, apart from keys the newer
     /// converter this follows adds and that script leaves out (general.type, quantization_version,
     /// general.sampling.* from generation_config.json; add_bos/add_eos from the ByteLevel post-processor)
     /// and one its older gguf-py wrote differently (add_sep_token). The Qwen2-VL test below compares with
     /// files from the real convert_hf_to_gguf.py, where these keys do agree.
     func testF32ConversionMatchesTheReferenceConverter() throws {
-        for (model, fixture) in [("qwen2-v4", "qwen2-f32.gguf"), ("llama-v4", "llama-f32.gguf")] {
-            let path = tempPath("\(model)-f32.gguf")
-            try GGUFConverter.write(directory: Fixtures.url("models/\(model)"), type: .f32, to: path)
+        let cases: [(String, String, DType)] = [("qwen2-v4", "qwen2-f32.gguf", .f32), ("llama-v4", "llama-f32.gguf", .f32),
+                                                ("smollm2-v5", "smollm2-f16.gguf", .f16)]
+        for (model, fixture, type) in cases {
+            let path = tempPath("\(model)-\(type).gguf")
+            try GGUFConverter.write(directory: Fixtures.url("models/\(model)"), type: type, to: path)
             let mine = try GGUFFile(path: path)
             let theirs = try GGUFFile(path: Fixtures.url("gguf-models/\(fixture)").path)
             let added: Set<String> = ["general.type", "general.quantization_version", "tokenizer.ggml.add_bos_token",
@@ -126,7 +128,7 @@ final class GGUFConverterTests: XCTestCase {
                                       "general.sampling.penalty_repeat", "general.sampling.min_p",
                                       "tokenizer.ggml.add_eos_token", "tokenizer.ggml.add_sep_token"]
             try assertSame(mine, theirs, ignoring: added, model)
-            XCTAssertEqual(mine.metadata["tokenizer.ggml.add_bos_token"], model == "llama-v4" ? .bool(true) : .bool(false))
+            XCTAssertEqual(mine.metadata["tokenizer.ggml.add_bos_token"], model == "llama-v4" ? .bool(true) : .bool(false), model)
             XCTAssertEqual(mine.metadata["general.architecture"], theirs.metadata["general.architecture"])
         }
     }

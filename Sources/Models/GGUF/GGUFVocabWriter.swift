@@ -169,10 +169,11 @@ enum GGUFVocabWriter {
             // A list (several EOS ids) is not an int: gguf-py skips it.
             if let n = v as? NSNumber, !(v is [Any]) { setID(typ, n.intValue) }
         }
-        // gguf-py's key names (Keys.Tokenizer): "padding" and its historical "seperator" spelling.
-        let keyName = ["pad": "padding", "sep": "seperator"]
-        for (typ, id) in ids { w.set("tokenizer.ggml.\(keyName[typ] ?? typ)_token_id", .uint32(UInt32(id))) }
-        for (typ, v) in addSpecial { w.set("tokenizer.ggml.add_\(typ)_token", .bool(v)) }
+        // gguf-py's key names (Keys.Tokenizer: "unknown", "padding", the historical "seperator"); types
+        // without a GGUFWriter handler (cls; add_unk/add_pad/...) are skipped, as add_to_gguf skips them.
+        let keyName = ["bos": "bos", "eos": "eos", "unk": "unknown", "sep": "seperator", "pad": "padding", "mask": "mask"]
+        for (typ, id) in ids { if let key = keyName[typ] { w.set("tokenizer.ggml.\(key)_token_id", .uint32(UInt32(id))) } }
+        for (typ, v) in addSpecial where ["bos", "eos", "sep"].contains(typ) { w.set("tokenizer.ggml.add_\(typ)_token", .bool(v)) }
 
         var template: Any? = tc?["chat_template"]
         if template == nil || template is NSNull {
