@@ -23,7 +23,7 @@ struct Bench: AsyncParsableCommand {
     var repetitions = 1
     @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
     var image: String?
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
     @Flag(help: "Measure the chat's key-to-frame latency while a reply is generated (headless, real engine).")
     var ui = false

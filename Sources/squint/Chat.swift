@@ -37,7 +37,7 @@ struct Chat: AsyncParsableCommand {
     var maxTokens: Int?
     @Option(help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
     @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: a .gguf file named *mmproj* beside the model).")
     var mmproj: String?

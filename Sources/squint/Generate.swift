@@ -45,7 +45,7 @@ struct Generate: AsyncParsableCommand {
     var longestEdge: Int?
     @Flag(name: .customLong("no-split"), help: "SmolVLM / Idefics3: encode only the global image, without tiles.")
     var noSplit = false
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
     @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: a .gguf file named *mmproj* beside the model).")
     var mmproj: String?

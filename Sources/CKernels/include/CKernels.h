@@ -113,6 +113,8 @@ void sq_cpu_relax(void);
 // f32 -> Q8_0 / Q4_0 rows (n a multiple of 32), byte-identical to gguf-py's quantize.
 void sq_quantize_row_q8_0(const float *x, void *out, int64_t n);
 void sq_quantize_row_q4_0(const float *x, void *out, int64_t n);
+// f32 -> Q4_K rows (n a multiple of 256), llama.cpp's quantize_row_q4_K_ref.
+void sq_quantize_row_q4_K(const float *x, void *out, int64_t n);
 
 #ifdef __cplusplus
 }
