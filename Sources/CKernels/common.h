@@ -64,6 +64,22 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
     }
 }
 
+/// The parts of an int8 activation buffer (layout in quant_int8_template.h): n rows of cols (a multiple
+/// of 32) int8 quants, then n * cols / 32 block scales d, then as many block sums s = d * sum(q).
+typedef struct {
+    int8_t *q;
+    float *d;
+    float *s;
+} sq_actp;
+
+SQ_ALWAYS_INLINE sq_actp sq_act_parts(void *buf, int64_t n, int64_t cols) {
+    sq_actp a;
+    a.q = (int8_t *)buf;
+    a.d = (float *)(a.q + n * cols);  // n * cols is a multiple of 32: d stays 4-byte aligned
+    a.s = a.d + n * (cols / 32);
+    return a;
+}
+
 // Entry points of each ISA variant (defined by including kernels_template.h with SQ_FN set).
 #define SQ_DECLARE_ISA(sfx)                                                                               \
     void sq_matmul_##sfx(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols,       \
@@ -77,7 +93,12 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
     void sq_layernorm_##sfx(const float *x, int dt, const void *w, const void *b, float *y, int64_t n,   \
                             float eps);                                                                   \
     void sq_activation_##sfx(int kind, float *x, int64_t n);                                              \
-    void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);
+    void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);                       \
+    void sq_matmul_quant_##sfx(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, \
+                               int64_t ldy, int64_t r0, int64_t r1);                                      \
+    void sq_quantize_act_##sfx(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1); \
+    void sq_matmul_q8act_##sfx(int dt, const void *W, const void *act, float *Y, int64_t n, int64_t cols, \
+                               int64_t ldy, int64_t r0, int64_t r1);
 
 SQ_DECLARE_ISA(scalar)
 SQ_DECLARE_ISA(avx2)

@@ -231,7 +231,7 @@ SQ_ALWAYS_INLINE void SQ_FN(dequant_rows_dt)(const int dt, const uint8_t *w8, fl
 // Scratch for one dequantized row panel: rows of cols f32 up to about this many bytes (L2 sized).
 #define SQ_QPANEL_BYTES (512 * 1024)
 
-void SQ_FN(matmul_quant)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
+void SQ_FN(sq_matmul_quant)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
                          int64_t r0, int64_t r1) {
     const int64_t bs = sq_block_size(dt);
     if (bs <= 1 || cols % bs != 0) return;  // not a block type, or rows not whole blocks (callers check)

@@ -1,0 +1,204 @@
+// Matmul over GGML block-quantized weights with int8 activations, as llama.cpp computes it (included by
+// kernels_template.h once per ISA; the int8 vocabulary q8v/i8x/f8x/Q_*/F8_* comes from int8_ymm.h or
+// int8_scalar.h, the activation quantizer uses the float vocabulary of kernels_template.h plus VABS,
+// VMAX, VREDUCE_MAX, VCVT_RNE, VI_STORE_I8 and VI_REDUCE_ADD).
+//
+// Why: with f32 activations every weight is widened to f32 and FMA'd, which makes decode compute bound on
+// a 2-core machine. Quantizing each activation row once per matmul into blocks of 32 int8 with one f32
+// scale (d = max|x| / 127, q = round-to-nearest-even(x / d)) turns each block's dot product into one
+// integer instruction (vpdpbusd with AVX-512 VNNI, pmaddubsw + pmaddwd with AVX2) plus one FMA of the
+// block's two scales. The integer part is exact; the activation rounding (|x - d q| <= d / 2) is the
+// only new error, as in llama.cpp, whose Q8_0/Q8_1/Q8_K activations round the same way.
+//
+// Activation buffer (sq_act_parts): int8 q[n][cols], float d[n][cols / 32], float s[n][cols / 32] with
+// s = d * sum(q) (the block sum the Q4_1/Q5_1/K-quant minimums multiply).
+
+// MARK: Activation quantization
+
+// Rows [t0, t1) of X [n, cols] into the buffer. Identical bits on every ISA: the max is exact, d and
+// 127 / max are single IEEE operations, x * id is one product, and the rounding is to nearest even.
+void SQ_FN(sq_quantize_act)(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1) {
+    const sq_actp a = sq_act_parts(buf, n, cols);
+    const int64_t nb = cols / 32;
+    for (int64_t t = t0; t < t1; t++) {
+        for (int64_t b = 0; b < nb; b++) {
+            const float *x = X + t * cols + 32 * b;
+            vf m = VZERO();
+            for (int e = 0; e < 32; e += VW) m = VMAX(m, VABS(VLOADU(x + e)));
+            const float amax = VREDUCE_MAX(m);
+            const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            const vf vid = VSET1(id);
+            int8_t *q = a.q + t * cols + 32 * b;
+            vi sum = VI_SET1(0);
+            for (int e = 0; e < 32; e += VW) {
+                const vi r = VCVT_RNE(VMUL(VLOADU(x + e), vid));
+                VI_STORE_I8(q + e, r);
+                sum = VI_ADD(sum, r);
+            }
+            a.d[t * nb + b] = d;
+            a.s[t * nb + b] = d * (float)VI_REDUCE_ADD(sum);
+        }
+    }
+}
+
+// MARK: Dot products
+
+// At most this many tokens share each decoded weight block (accumulators stay in registers).
+#define SQ_I8_NT 4
+
+// Row w (nb32 blocks of 32 elements) dotted with tokens 0 ..< nt of the activations (q, d, s point at
+// the first token; ldq = cols, ldb = cols / 32): out[j]. dt and nt are constants after inlining.
+SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w, const int8_t *q, const float *ad,
+                                   const float *as, int64_t ldq, int64_t nb32, float *out) {
+    f8x acc[SQ_I8_NT];
+    float macc[SQ_I8_NT];  // minimum terms (Q4_1, Q5_1, Q4_K, Q5_K)
+    for (int j = 0; j < nt; j++) { acc[j] = F8_ZERO(); macc[j] = 0.0f; }
+    // One 32-element block: weight quants wv (signed: DOTS, else DOTU) times scale dsc, min term mn * s.
+#define SQ_I8_BLOCK(wv, is_signed, dsc, mn, b)                                                  \
+    do {                                                                                        \
+        for (int j = 0; j < nt; j++) {                                                          \
+            const q8v av = Q_LOAD(q + j * ldq + 32 * (b));                                      \
+            const i8x p = (is_signed) ? Q_DOTS((wv), av) : Q_DOTU((wv), av);                    \
+            acc[j] = F8_FMA(I_CVT(p), F8_SET1((dsc) * ad[j * nb32 + (b)]), acc[j]);             \
+            if ((mn) != 0.0f) macc[j] += (mn) * as[j * nb32 + (b)];                             \
+        }                                                                                       \
+    } while (0)
+    switch (dt) {
+    case SQ_Q8_0:
+        for (int64_t b = 0; b < nb32; b++) {
+            const uint8_t *blk = w + 34 * b;
+            const q8v wv = Q_LOAD(blk + 2);
+            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+        }
+        break;
+    case SQ_Q4_0:
+        for (int64_t b = 0; b < nb32; b++) {
+            const uint8_t *blk = w + 18 * b;
+            const q8v wv = Q_SUB(Q_NIBBLES(blk + 2), 8);
+            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+        }
+        break;
+    case SQ_Q4_1:
+        for (int64_t b = 0; b < nb32; b++) {
+            const uint8_t *blk = w + 20 * b;
+            const q8v wv = Q_NIBBLES(blk + 4);
+            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), SQ_F16S(sq_le16(blk + 2)), b);
+        }
+        break;
+    case SQ_Q5_0:
+        for (int64_t b = 0; b < nb32; b++) {
+            const uint8_t *blk = w + 22 * b;
+            const q8v hi = Q_AND(Q_BITS32(sq_le32(blk + 2)), 0x10);
+            const q8v wv = Q_SUB(Q_OR(Q_NIBBLES(blk + 6), hi), 16);
+            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+        }
+        break;
+    case SQ_Q5_1:
+        for (int64_t b = 0; b < nb32; b++) {
+            const uint8_t *blk = w + 24 * b;
+            const q8v hi = Q_AND(Q_BITS32(sq_le32(blk + 4)), 0x10);
+            const q8v wv = Q_OR(Q_NIBBLES(blk + 8), hi);
+            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), SQ_F16S(sq_le16(blk + 2)), b);
+        }
+        break;
+    case SQ_Q4_K:
+    case SQ_Q5_K: {
+        // Sub-block s of super-block k is activation block 8k + s; x = (d sc_s) q - dmin m_s.
+        const int five = dt == SQ_Q5_K;
+        const int64_t bb = five ? 176 : 144;
+        for (int64_t k = 0; k < nb32 / 8; k++) {
+            const uint8_t *blk = w + bb * k;
+            const float d = SQ_F16S(sq_le16(blk)), dmin = SQ_F16S(sq_le16(blk + 2));
+            const uint8_t *qh = blk + 16, *qs = blk + (five ? 48 : 16);
+            q8v hbits = Q_LOAD(qh);
+#pragma clang loop unroll(full)
+            for (int s = 0; s < 8; s++) {
+                int sc, mn;
+                sq_k_scale_min(blk + 4, s, &sc, &mn);
+                q8v wv = Q_SHR_AND(Q_LOAD(qs + 32 * (s >> 1)), 4 * (s & 1), 15);
+                if (five) wv = Q_OR(wv, Q_SLL4(Q_SHR_AND(hbits, s, 1)));
+                // -(dmin m) is never -0.0 + 0 trouble: a zero min skips the term, which adds 0 anyway.
+                SQ_I8_BLOCK(wv, 0, d * (float)sc, -(dmin * (float)mn), 8 * k + s);
+            }
+        }
+        break;
+    }
+    case SQ_Q6_K:
+        // Chunk c (elements 32c ..< 32c + 32) is activation block 8k + c; two scales per chunk (16 each).
+        for (int64_t k = 0; k < nb32 / 8; k++) {
+            const uint8_t *blk = w + 210 * k;
+            const int8_t *scales = (const int8_t *)(blk + 192);
+            const float d = SQ_F16S(sq_le16(blk + 208));
+#pragma clang loop unroll(full)
+            for (int c = 0; c < 8; c++) {
+                const int g = c >> 2, kk = c & 3;
+                const q8v lo = Q_SHR_AND(Q_LOAD(blk + 64 * g + 32 * (kk & 1)), 4 * (kk >> 1), 15);
+                const q8v hi = Q_SHR_AND(Q_LOAD(blk + 128 + 32 * g), 2 * kk, 3);
+                const q8v wv = Q_SUB(Q_OR(lo, Q_SLL4(hi)), 32);
+                const float s0 = d * (float)scales[2 * c], s1 = d * (float)scales[2 * c + 1];
+                const int64_t b = 8 * k + c;
+                for (int j = 0; j < nt; j++) {
+                    const i8x p = Q_DOTS(wv, Q_LOAD(q + j * ldq + 32 * b));
+                    const float da = ad[j * nb32 + b];
+                    acc[j] = F8_FMA(I_CVT(p), F8_HALVES(s0 * da, s1 * da), acc[j]);
+                }
+            }
+        }
+        break;
+    default: break;
+    }
+#undef SQ_I8_BLOCK
+    for (int j = 0; j < nt; j++) out[j] = F8_REDUCE(acc[j]) + macc[j];
+}
+
+// Rows [r0, r1) for tokens [t0, t0 + nt), nt <= SQ_I8_NT a constant.
+SQ_ALWAYS_INLINE void SQ_FN(i8_rows)(const int dt, const int nt, const uint8_t *w8, size_t row_bytes, sq_actp a,
+                                    int64_t cols, int64_t t0, float *Y, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb32 = cols / 32;
+    const int8_t *q = a.q + t0 * cols;
+    const float *ad = a.d + t0 * nb32, *as = a.s + t0 * nb32;
+    for (int64_t r = r0; r < r1; r++) {
+        float o[SQ_I8_NT];
+        SQ_FN(i8_row)(dt, nt, w8 + (size_t)r * row_bytes, q, ad, as, cols, nb32, o);
+        for (int j = 0; j < nt; j++) Y[(t0 + j) * ldy + r] = o[j];
+    }
+}
+
+SQ_ALWAYS_INLINE void SQ_FN(i8_matmul_dt)(const int dt, const uint8_t *w8, sq_actp a, float *Y, int64_t n,
+                                         int64_t cols, int64_t ldy, int64_t r0, int64_t r1) {
+    const size_t row_bytes = (size_t)(cols / sq_block_size(dt) * sq_block_bytes(dt));
+    // Rows in panels of about L2 size, so that every token group after the first reads them from cache.
+    int64_t panel = n <= SQ_I8_NT ? r1 - r0 : (int64_t)((256 * 1024) / row_bytes);
+    if (panel < 1) panel = 1;
+    for (int64_t p0 = r0; p0 < r1; p0 += panel) {
+        const int64_t p1 = p0 + panel < r1 ? p0 + panel : r1;
+        int64_t t = 0;
+        for (; t + SQ_I8_NT <= n; t += SQ_I8_NT) SQ_FN(i8_rows)(dt, SQ_I8_NT, w8, row_bytes, a, cols, t, Y, ldy, p0, p1);
+        switch (n - t) {
+        case 1: SQ_FN(i8_rows)(dt, 1, w8, row_bytes, a, cols, t, Y, ldy, p0, p1); break;
+        case 2: SQ_FN(i8_rows)(dt, 2, w8, row_bytes, a, cols, t, Y, ldy, p0, p1); break;
+        case 3: SQ_FN(i8_rows)(dt, 3, w8, row_bytes, a, cols, t, Y, ldy, p0, p1); break;
+        default: break;
+        }
+    }
+}
+
+// Y[t, r] for rows [r0, r1) from activations quantized by sq_quantize_act (n rows of cols).
+void SQ_FN(sq_matmul_q8act)(int dt, const void *W, const void *act, float *Y, int64_t n, int64_t cols,
+                            int64_t ldy, int64_t r0, int64_t r1) {
+    const sq_actp a = sq_act_parts((void *)act, n, cols);
+    const uint8_t *w8 = (const uint8_t *)W;
+    switch (dt) {
+    case SQ_Q8_0: SQ_FN(i8_matmul_dt)(SQ_Q8_0, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q4_0: SQ_FN(i8_matmul_dt)(SQ_Q4_0, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q4_1: SQ_FN(i8_matmul_dt)(SQ_Q4_1, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q5_0: SQ_FN(i8_matmul_dt)(SQ_Q5_0, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q5_1: SQ_FN(i8_matmul_dt)(SQ_Q5_1, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q4_K: SQ_FN(i8_matmul_dt)(SQ_Q4_K, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q5_K: SQ_FN(i8_matmul_dt)(SQ_Q5_K, w8, a, Y, n, cols, ldy, r0, r1); break;
+    case SQ_Q6_K: SQ_FN(i8_matmul_dt)(SQ_Q6_K, w8, a, Y, n, cols, ldy, r0, r1); break;
+    default: break;
+    }
+}
+
+#undef SQ_I8_NT
