@@ -50,6 +50,7 @@
 #define SQ_I8_DOTS(w, a) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8((a), (w)))
 #define SQ_I8_BITS32(u) _mm256_movm_epi8((__mmask32)(u))
 #include "int8_ymm.h"
+#define SQ_I8_ZMM 1  // quant_int8_template.h: the token-grouped zmm path for several tokens
 
 // out = {sum a, sum b, sum c, sum d}: pairwise unpack/shuffle adds inside each 128-bit block, then the four
 // blocks added. (Only AVX512F extracts: the variant does not require AVX512DQ.)

@@ -183,11 +183,150 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_matmul_dt)(const int dt, const uint8_t *w8, sq_ac
     }
 }
 
+#ifdef SQ_I8_ZMM
+// Several tokens (compare lanes, prefill) of Q8_0 / Q4_0 rows with AVX-512 VNNI. A zmm holds 4 tokens x
+// 16 bytes (one half of a block for each token), interleaved by dword: lane 4k + t holds bytes 4k ..< 4k + 4
+// of token t's half. The weight half's dword k is spread to lanes 4k ..< 4k + 4 by one permute, so one
+// vpdpbusd does 64 multiply-adds for 4 tokens, and the per-block convert and FMA are shared by 4 tokens
+// instead of paid per token; two weight rows share every activation load. vpdpbusd takes unsigned x
+// signed bytes, so the weights are made unsigned (Q8_0: w + 128 by xor 0x80; Q4_0: its raw nibbles, w + 8)
+// and the offset times the block's activation sum is removed at the end: off * sum_b dw_b s_b, accumulated
+// in f32 from the quantizer's s = d sum(q) (rounding ~1e-7 relative, far below the activation rounding).
+//
+// Token-grouped activations (built per call from the sq_actp buffer): for group g of 4 tokens and block
+// b, 160 bytes: two 64-byte halves of interleaved quants, then d_0..d_3, then s_0 / 4 .. s_3 / 4 (each
+// broadcast to the four 128-bit lanes, whose four sums per token add up to s_t). Missing tokens of the
+// last group are zeros.
+#define SQ_G4_BYTES 160
+
+static void SQ_FN(i8_group4)(sq_actp a, int64_t n, int64_t cols, uint8_t *out) {
+    const int64_t nb = cols / 32, ng = (n + 3) / 4;
+    memset(out, 0, (size_t)(ng * nb * SQ_G4_BYTES));
+    for (int64_t t = 0; t < n; t++) {
+        const int64_t g = t / 4, j = t % 4;
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *o = out + (g * nb + b) * SQ_G4_BYTES;
+            const int8_t *src = a.q + t * cols + 32 * b;
+            for (int h = 0; h < 2; h++)
+                for (int k = 0; k < 4; k++) memcpy(o + 64 * h + 16 * k + 4 * j, src + 16 * h + 4 * k, 4);
+            float *f = (float *)(o + 128);
+            f[j] = a.d[t * nb + b];
+            f[4 + j] = a.s[t * nb + b] * 0.25f;  // exact: a power of two
+        }
+    }
+}
+
+// The two unsigned weight halves of a block, dword k of each spread over lanes 4k ..< 4k + 4.
+SQ_ALWAYS_INLINE void SQ_FN(i8_g4_weights)(const int q8, const uint8_t *blk, __m512i *w0, __m512i *w1) {
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    if (q8) {
+        const __m512i sign = _mm512_set1_epi8((char)0x80);
+        *w0 = _mm512_xor_si512(_mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk + 2)))), sign);
+        *w1 = _mm512_xor_si512(_mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk + 18)))), sign);
+    } else {
+        const __m512i qs = _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(blk + 2))));
+        *w0 = _mm512_and_si512(qs, _mm512_set1_epi8(15));
+        *w1 = _mm512_and_si512(_mm512_srli_epi16(qs, 4), _mm512_set1_epi8(15));
+    }
+}
+
+// Rows [r0, r1), token groups [g0, g0 + G) (G <= 4 and R, the rows done together, 1 or 2: constants).
+SQ_ALWAYS_INLINE void SQ_FN(i8_g4_tile)(const int dt, const int R, const int G, const uint8_t *w, size_t row_bytes,
+                                       const uint8_t *grp, int64_t nb, int64_t n, int64_t g0, float *Y,
+                                       int64_t ldy, int64_t r) {
+    const int q8 = dt == SQ_Q8_0;
+    const int64_t bb = q8 ? 34 : 18;
+    __m512 acc[2][4], corr[2][4];
+    for (int i = 0; i < R; i++)
+        for (int g = 0; g < G; g++) { acc[i][g] = _mm512_setzero_ps(); corr[i][g] = _mm512_setzero_ps(); }
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i w0[2], w1[2];
+        __m512 dw[2];
+        for (int i = 0; i < R; i++) {
+            const uint8_t *blk = w + (size_t)i * row_bytes + bb * b;
+            SQ_FN(i8_g4_weights)(q8, blk, &w0[i], &w1[i]);
+            dw[i] = _mm512_cvtph_ps(_mm256_set1_epi16((short)sq_le16(blk)));
+        }
+        for (int g = 0; g < G; g++) {
+            const uint8_t *o = grp + ((g0 + g) * nb + b) * SQ_G4_BYTES;
+            const __m512i a0 = _mm512_loadu_si512((const void *)o), a1 = _mm512_loadu_si512((const void *)(o + 64));
+            const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 128)));
+            const __m512 s4 = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 144)));
+            for (int i = 0; i < R; i++) {
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0[i], a0), w1[i], a1);
+                acc[i][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[i], d), acc[i][g]);
+                corr[i][g] = _mm512_fmadd_ps(dw[i], s4, corr[i][g]);
+            }
+        }
+    }
+    const __m512 off = _mm512_set1_ps(q8 ? 128.0f : 8.0f);
+    for (int i = 0; i < R; i++)
+        for (int g = 0; g < G; g++) {
+            // Lane 4k + t belongs to token t: add the four 128-bit lanes.
+            const __m512 v = _mm512_fnmadd_ps(off, corr[i][g], acc[i][g]);
+            const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
+                                           _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+            float o4[4];
+            _mm_storeu_ps(o4, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+            for (int j = 0; j < 4; j++) {
+                const int64_t t = 4 * (g0 + g) + j;
+                if (t < n) Y[t * ldy + r + i] = o4[j];
+            }
+        }
+}
+
+SQ_ALWAYS_INLINE void SQ_FN(i8_g4_rows)(const int dt, const int G, const uint8_t *w8, size_t row_bytes,
+                                       const uint8_t *grp, int64_t nb, int64_t n, int64_t g0, float *Y,
+                                       int64_t ldy, int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + 2 <= r1; r += 2) SQ_FN(i8_g4_tile)(dt, 2, G, w8 + (size_t)r * row_bytes, row_bytes, grp, nb, n, g0, Y, ldy, r);
+    if (r < r1) SQ_FN(i8_g4_tile)(dt, 1, G, w8 + (size_t)r * row_bytes, row_bytes, grp, nb, n, g0, Y, ldy, r);
+}
+
+SQ_ALWAYS_INLINE void SQ_FN(i8_g4_matmul_dt)(const int dt, const uint8_t *w8, const uint8_t *grp, float *Y,
+                                            int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1) {
+    const int64_t nb = cols / 32, ng = (n + 3) / 4;
+    const size_t row_bytes = (size_t)(nb * sq_block_bytes(dt));
+    // Rows in panels of about a quarter of the L2, reused by every pass of up to 4 token groups.
+    int64_t panel = ng <= 4 ? r1 - r0 : (int64_t)((256 * 1024) / row_bytes);
+    if (panel < 2) panel = 2;
+    for (int64_t p0 = r0; p0 < r1; p0 += panel) {
+        const int64_t p1 = p0 + panel < r1 ? p0 + panel : r1;
+        int64_t g = 0;
+        for (; g + 4 <= ng; g += 4) SQ_FN(i8_g4_rows)(dt, 4, w8, row_bytes, grp, nb, n, g, Y, ldy, p0, p1);
+        switch (ng - g) {
+        case 1: SQ_FN(i8_g4_rows)(dt, 1, w8, row_bytes, grp, nb, n, g, Y, ldy, p0, p1); break;
+        case 2: SQ_FN(i8_g4_rows)(dt, 2, w8, row_bytes, grp, nb, n, g, Y, ldy, p0, p1); break;
+        case 3: SQ_FN(i8_g4_rows)(dt, 3, w8, row_bytes, grp, nb, n, g, Y, ldy, p0, p1); break;
+        default: break;
+        }
+    }
+}
+
+// The grouped path for n >= 2 Q8_0 / Q4_0 tokens; returns 0 (nothing done) otherwise or without memory.
+static int SQ_FN(i8_g4_matmul)(int dt, const void *W, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                               int64_t r0, int64_t r1) {
+    if (n < 2 || (dt != SQ_Q8_0 && dt != SQ_Q4_0)) return 0;
+    const int64_t nb = cols / 32, ng = (n + 3) / 4;
+    uint8_t *grp = (uint8_t *)malloc((size_t)(ng * nb * SQ_G4_BYTES));
+    if (grp == NULL) return 0;
+    SQ_FN(i8_group4)(a, n, cols, grp);
+    if (dt == SQ_Q8_0) SQ_FN(i8_g4_matmul_dt)(SQ_Q8_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
+    else SQ_FN(i8_g4_matmul_dt)(SQ_Q4_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
+    free(grp);
+    return 1;
+}
+#undef SQ_G4_BYTES
+#endif
+
 // Y[t, r] for rows [r0, r1) from activations quantized by sq_quantize_act (n rows of cols).
 void SQ_FN(sq_matmul_q8act)(int dt, const void *W, const void *act, float *Y, int64_t n, int64_t cols,
                             int64_t ldy, int64_t r0, int64_t r1) {
     const sq_actp a = sq_act_parts((void *)act, n, cols);
     const uint8_t *w8 = (const uint8_t *)W;
+#ifdef SQ_I8_ZMM
+    if (SQ_FN(i8_g4_matmul)(dt, W, a, Y, n, cols, ldy, r0, r1)) return;
+#endif
     switch (dt) {
     case SQ_Q8_0: SQ_FN(i8_matmul_dt)(SQ_Q8_0, w8, a, Y, n, cols, ldy, r0, r1); break;
     case SQ_Q4_0: SQ_FN(i8_matmul_dt)(SQ_Q4_0, w8, a, Y, n, cols, ldy, r0, r1); break;

@@ -112,5 +112,8 @@ final class Int8MatmulTests: XCTestCase {
         check(.q4_K, rows: 70, cols: 2048, n: 3, seed: 6004, pool: three)
         check(.q6_K, rows: 130, cols: 1024, n: 9, seed: 6005)
         check(.q8_0, rows: 300, cols: 1024, n: 11, seed: 6006)
+        // Prefill-sized on AVX-512: five groups of 4 tokens (a pass of 4 and a remainder) over 3 row panels.
+        check(.q8_0, rows: 130, cols: 4096, n: 19, seed: 6007)
+        check(.q4_0, rows: 37, cols: 2048, n: 18, ldy: 40, seed: 6008, pool: three)
     }
 }
