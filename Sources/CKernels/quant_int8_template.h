@@ -189,17 +189,17 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_matmul_dt)(const int dt, const uint8_t *w8, sq_ac
 // of token t's half. The weight half's dword k is spread to lanes 4k ..< 4k + 4 by one permute, so one
 // vpdpbusd does 64 multiply-adds for 4 tokens, and the per-block convert and FMA are shared by 4 tokens
 // instead of paid per token; two weight rows share every activation load. vpdpbusd takes unsigned x
-// signed bytes, so the weights are made unsigned (Q8_0: w + 128 by xor 0x80; Q4_0: its raw nibbles, w + 8)
-// and the offset times the block's activation sum is removed at the end: off * sum_b dw_b s_b, accumulated
-// in f32 from the quantizer's s = d sum(q) (rounding ~1e-7 relative, far below the activation rounding).
+// signed bytes, so the weights are made unsigned (Q8_0: w + 128 by xor 0x80; Q4_0: its raw nibbles, w + 8),
+// which adds off * sum(a) to each block's integer dot; the accumulator starts at -off * sum(a) instead, so
+// the correction is exact and costs no float work.
 //
-// Token-grouped activations (built per call from the sq_actp buffer): for group g of 4 tokens and block
-// b, 160 bytes: two 64-byte halves of interleaved quants, then d_0..d_3, then s_0 / 4 .. s_3 / 4 (each
-// broadcast to the four 128-bit lanes, whose four sums per token add up to s_t). Missing tokens of the
-// last group are zeros.
-#define SQ_G4_BYTES 160
+// Token-grouped activations (built per call from the sq_actp buffer for one weight type): for group g of 4
+// tokens and block b, 208 bytes: two 64-byte halves of interleaved quants, 16 int32 accumulator starts
+// (lane t: -off * sum(q_t), the other lanes 0), then d_0 .. d_3 (broadcast to the four 128-bit lanes).
+// Missing tokens of the last group are zeros.
+#define SQ_G4_BYTES 208
 
-static void SQ_FN(i8_group4)(sq_actp a, int64_t n, int64_t cols, uint8_t *out) {
+static void SQ_FN(i8_group4)(sq_actp a, int64_t n, int64_t cols, int off, uint8_t *out) {
     const int64_t nb = cols / 32, ng = (n + 3) / 4;
     memset(out, 0, (size_t)(ng * nb * SQ_G4_BYTES));
     for (int64_t t = 0; t < n; t++) {
@@ -207,11 +207,13 @@ static void SQ_FN(i8_group4)(sq_actp a, int64_t n, int64_t cols, uint8_t *out) {
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *o = out + (g * nb + b) * SQ_G4_BYTES;
             const int8_t *src = a.q + t * cols + 32 * b;
+            int32_t sum = 0;
+            for (int e = 0; e < 32; e++) sum += src[e];
             for (int h = 0; h < 2; h++)
                 for (int k = 0; k < 4; k++) memcpy(o + 64 * h + 16 * k + 4 * j, src + 16 * h + 4 * k, 4);
-            float *f = (float *)(o + 128);
-            f[j] = a.d[t * nb + b];
-            f[4 + j] = a.s[t * nb + b] * 0.25f;  // exact: a power of two
+            const int32_t start = -off * sum;
+            memcpy(o + 128 + 4 * j, &start, 4);
+            memcpy(o + 192 + 4 * j, &a.d[t * nb + b], 4);
         }
     }
 }
@@ -236,9 +238,9 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_g4_tile)(const int dt, const int R, const int G, 
                                        int64_t ldy, int64_t r) {
     const int q8 = dt == SQ_Q8_0;
     const int64_t bb = q8 ? 34 : 18;
-    __m512 acc[2][4], corr[2][4];
+    __m512 acc[2][4];
     for (int i = 0; i < R; i++)
-        for (int g = 0; g < G; g++) { acc[i][g] = _mm512_setzero_ps(); corr[i][g] = _mm512_setzero_ps(); }
+        for (int g = 0; g < G; g++) acc[i][g] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m512i w0[2], w1[2];
         __m512 dw[2];
@@ -250,20 +252,18 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_g4_tile)(const int dt, const int R, const int G, 
         for (int g = 0; g < G; g++) {
             const uint8_t *o = grp + ((g0 + g) * nb + b) * SQ_G4_BYTES;
             const __m512i a0 = _mm512_loadu_si512((const void *)o), a1 = _mm512_loadu_si512((const void *)(o + 64));
-            const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 128)));
-            const __m512 s4 = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 144)));
+            const __m512i start = _mm512_loadu_si512((const void *)(o + 128));
+            const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 192)));
             for (int i = 0; i < R; i++) {
-                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0[i], a0), w1[i], a1);
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, w0[i], a0), w1[i], a1);
                 acc[i][g] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw[i], d), acc[i][g]);
-                corr[i][g] = _mm512_fmadd_ps(dw[i], s4, corr[i][g]);
             }
         }
     }
-    const __m512 off = _mm512_set1_ps(q8 ? 128.0f : 8.0f);
     for (int i = 0; i < R; i++)
         for (int g = 0; g < G; g++) {
             // Lane 4k + t belongs to token t: add the four 128-bit lanes.
-            const __m512 v = _mm512_fnmadd_ps(off, corr[i][g], acc[i][g]);
+            const __m512 v = acc[i][g];
             const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
                                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
             float o4[4];
@@ -310,7 +310,7 @@ static int SQ_FN(i8_g4_matmul)(int dt, const void *W, sq_actp a, float *Y, int64
     const int64_t nb = cols / 32, ng = (n + 3) / 4;
     uint8_t *grp = (uint8_t *)malloc((size_t)(ng * nb * SQ_G4_BYTES));
     if (grp == NULL) return 0;
-    SQ_FN(i8_group4)(a, n, cols, grp);
+    SQ_FN(i8_group4)(a, n, cols, dt == SQ_Q8_0 ? 128 : 8, grp);
     if (dt == SQ_Q8_0) SQ_FN(i8_g4_matmul_dt)(SQ_Q8_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
     else SQ_FN(i8_g4_matmul_dt)(SQ_Q4_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
     free(grp);
