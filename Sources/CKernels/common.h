@@ -65,18 +65,24 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
 }
 
 /// The parts of an int8 activation buffer (layout in quant_int8_template.h): n rows of cols (a multiple
-/// of 32) int8 quants, then n * cols / 32 block scales d, then as many block sums s = d * sum(q).
+/// of 32) int8 quants, then n * cols / 32 block scales d, as many block sums s = d * sum(q), then the
+/// same quants regrouped by 4 tokens (SQ_G4_BYTES per group of 4 tokens and block) for the AVX-512 kernel.
+#define SQ_G4_BYTES 208
+
 typedef struct {
     int8_t *q;
     float *d;
     float *s;
+    uint8_t *g4;
 } sq_actp;
 
 SQ_ALWAYS_INLINE sq_actp sq_act_parts(void *buf, int64_t n, int64_t cols) {
     sq_actp a;
+    const int64_t nb = n * (cols / 32);
     a.q = (int8_t *)buf;
-    a.d = (float *)(a.q + n * cols);  // n * cols is a multiple of 32: d stays 4-byte aligned
-    a.s = a.d + n * (cols / 32);
+    a.d = (float *)(a.q + n * cols);  // n * cols is a multiple of 32: the floats stay 4-byte aligned
+    a.s = a.d + nb;
+    a.g4 = (uint8_t *)(a.s + nb);
     return a;
 }
 

@@ -69,7 +69,9 @@ int sq_matmul_uses_q8act(int dtype, int64_t cols) {
     return dtype > SQ_BF16 && sq_block_size(dtype) > 1 && cols % sq_block_size(dtype) == 0;
 }
 
-int64_t sq_q8act_bytes(int64_t n, int64_t cols) { return n * cols + 2 * 4 * n * (cols / 32); }
+int64_t sq_q8act_bytes(int64_t n, int64_t cols) {
+    return n * cols + 2 * 4 * n * (cols / 32) + (n + 3) / 4 * (cols / 32) * SQ_G4_BYTES;
+}
 
 void sq_quantize_act(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1) {
     if (t1 <= t0 || cols % 32 != 0) return;

@@ -11,9 +11,25 @@
 // only new error, as in llama.cpp, whose Q8_0/Q8_1/Q8_K activations round the same way.
 //
 // Activation buffer (sq_act_parts): int8 q[n][cols], float d[n][cols / 32], float s[n][cols / 32] with
-// s = d * sum(q) (the block sum the Q4_1/Q5_1/K-quant minimums multiply).
+// s = d * sum(q) (the block sum the Q4_1/Q5_1/K-quant minimums multiply), then the same quants in groups
+// of 4 tokens for the AVX-512 several-token kernel (written by every ISA's quantizer: the layout is one).
 
 // MARK: Activation quantization
+
+// Token j (0-3) of a 4-token group's block (SQ_G4_BYTES, layout at i8_g4_tile): quants q (NULL: zeros)
+// interleaved by dword into two 64-byte halves, -sum(q) and d in lane j of the two following vectors.
+SQ_ALWAYS_INLINE void SQ_FN(i8_group_put)(uint8_t *o, int j, const int8_t *q, int32_t neg_sum, float d) {
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 4; k++) {
+            if (q != NULL) memcpy(o + 64 * h + 16 * k + 4 * j, q + 16 * h + 4 * k, 4);
+            else memset(o + 64 * h + 16 * k + 4 * j, 0, 4);
+        }
+    for (int k = 0; k < 16; k += 4) {  // the start vector: lanes 4k + j for k > 0 stay 0
+        const int32_t v = k == 0 ? neg_sum : 0;
+        memcpy(o + 128 + 4 * (k + j), &v, 4);
+    }
+    memcpy(o + 192 + 4 * j, &d, 4);
+}
 
 // Rows [t0, t1) of X [n, cols] into the buffer. Identical bits on every ISA: the max is exact, d and
 // 127 / max are single IEEE operations, x * id is one product, and the rounding is to nearest even.
@@ -35,9 +51,16 @@ void SQ_FN(sq_quantize_act)(const float *X, int64_t n, int64_t cols, void *buf, 
                 VI_STORE_I8(q + e, r);
                 sum = VI_ADD(sum, r);
             }
+            const int32_t isum = VI_REDUCE_ADD(sum);
             a.d[t * nb + b] = d;
-            a.s[t * nb + b] = d * (float)VI_REDUCE_ADD(sum);
+            a.s[t * nb + b] = d * (float)isum;
+            SQ_FN(i8_group_put)(a.g4 + ((t / 4) * nb + b) * SQ_G4_BYTES, (int)(t % 4), q, -isum, d);
         }
+        // The last group's missing tokens are zeros (and so contribute nothing).
+        if (t == n - 1)
+            for (int j = (int)(t % 4) + 1; j < 4; j++)
+                for (int64_t b = 0; b < nb; b++)
+                    SQ_FN(i8_group_put)(a.g4 + ((t / 4) * nb + b) * SQ_G4_BYTES, j, NULL, 0, 0.0f);
     }
 }
 
@@ -193,34 +216,14 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_matmul_dt)(const int dt, const uint8_t *w8, sq_ac
 // which adds off * sum(a) to each block's integer dot; the accumulator starts at -off * sum(a) instead, so
 // the correction is exact and costs no float work.
 //
-// Token-grouped activations (built per call from the sq_actp buffer for one weight type): for group g of 4
-// tokens and block b, 208 bytes: two 64-byte halves of interleaved quants, 16 int32 accumulator starts
-// (lane t: -off * sum(q_t), the other lanes 0), then d_0 .. d_3 (broadcast to the four 128-bit lanes).
-// Missing tokens of the last group are zeros.
-#define SQ_G4_BYTES 208
+// Token-grouped activations (written by the quantizer into the sq_actp buffer): for group g of 4 tokens
+// and block b, SQ_G4_BYTES = 208 bytes: two 64-byte halves of interleaved quants, 16 int32 accumulator
+// starts (lane t: -sum(q_t), shifted left by log2(off) here; the other lanes 0), then d_0 .. d_3
+// (broadcast to the four 128-bit lanes). Missing tokens of the last group are zeros.
 // Software prefetch distance (bytes) in the weight rows. Measured on Zen 4 with weights in DRAM, n = 4:
 // Q8_0 went from ~7 to ~15 GB/s with it (the hardware prefetcher alone left the loop waiting on memory);
 // the one-row decode path streams fast enough without.
 #define SQ_G4_PREFETCH 8192
-
-static void SQ_FN(i8_group4)(sq_actp a, int64_t n, int64_t cols, int off, uint8_t *out) {
-    const int64_t nb = cols / 32, ng = (n + 3) / 4;
-    memset(out, 0, (size_t)(ng * nb * SQ_G4_BYTES));
-    for (int64_t t = 0; t < n; t++) {
-        const int64_t g = t / 4, j = t % 4;
-        for (int64_t b = 0; b < nb; b++) {
-            uint8_t *o = out + (g * nb + b) * SQ_G4_BYTES;
-            const int8_t *src = a.q + t * cols + 32 * b;
-            int32_t sum = 0;
-            for (int e = 0; e < 32; e++) sum += src[e];
-            for (int h = 0; h < 2; h++)
-                for (int k = 0; k < 4; k++) memcpy(o + 64 * h + 16 * k + 4 * j, src + 16 * h + 4 * k, 4);
-            const int32_t start = -off * sum;
-            memcpy(o + 128 + 4 * j, &start, 4);
-            memcpy(o + 192 + 4 * j, &a.d[t * nb + b], 4);
-        }
-    }
-}
 
 // The two unsigned weight halves of a block, dword k of each spread over lanes 4k ..< 4k + 4.
 SQ_ALWAYS_INLINE void SQ_FN(i8_g4_weights)(const int q8, const uint8_t *blk, __m512i *w0, __m512i *w1) {
@@ -257,7 +260,7 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_g4_tile)(const int dt, const int R, const int G, 
         for (int g = 0; g < G; g++) {
             const uint8_t *o = grp + ((g0 + g) * nb + b) * SQ_G4_BYTES;
             const __m512i a0 = _mm512_loadu_si512((const void *)o), a1 = _mm512_loadu_si512((const void *)(o + 64));
-            const __m512i start = _mm512_loadu_si512((const void *)(o + 128));
+            const __m512i start = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(o + 128)), q8 ? 7 : 3);
             const __m512 d = _mm512_broadcast_f32x4(_mm_loadu_ps((const float *)(o + 192)));
             for (int i = 0; i < R; i++) {
                 const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start, w0[i], a0), w1[i], a1);
@@ -308,20 +311,14 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_g4_matmul_dt)(const int dt, const uint8_t *w8, co
     }
 }
 
-// The grouped path for n >= 2 Q8_0 / Q4_0 tokens; returns 0 (nothing done) otherwise or without memory.
+// The grouped path for n >= 2 Q8_0 / Q4_0 tokens; returns 0 (nothing done) otherwise.
 static int SQ_FN(i8_g4_matmul)(int dt, const void *W, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
                                int64_t r0, int64_t r1) {
     if (n < 2 || (dt != SQ_Q8_0 && dt != SQ_Q4_0)) return 0;
-    const int64_t nb = cols / 32, ng = (n + 3) / 4;
-    uint8_t *grp = (uint8_t *)malloc((size_t)(ng * nb * SQ_G4_BYTES));
-    if (grp == NULL) return 0;
-    SQ_FN(i8_group4)(a, n, cols, dt == SQ_Q8_0 ? 128 : 8, grp);
-    if (dt == SQ_Q8_0) SQ_FN(i8_g4_matmul_dt)(SQ_Q8_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
-    else SQ_FN(i8_g4_matmul_dt)(SQ_Q4_0, (const uint8_t *)W, grp, Y, n, cols, ldy, r0, r1);
-    free(grp);
+    if (dt == SQ_Q8_0) SQ_FN(i8_g4_matmul_dt)(SQ_Q8_0, (const uint8_t *)W, a.g4, Y, n, cols, ldy, r0, r1);
+    else SQ_FN(i8_g4_matmul_dt)(SQ_Q4_0, (const uint8_t *)W, a.g4, Y, n, cols, ldy, r0, r1);
     return 1;
 }
-#undef SQ_G4_BYTES
 #endif
 
 // Y[t, r] for rows [r0, r1) from activations quantized by sq_quantize_act (n rows of cols).

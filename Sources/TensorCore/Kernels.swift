@@ -158,7 +158,7 @@ public enum Kernels {
             let q = Array(raw.bindMemory(to: Int8.self).prefix(n * cols))
             var d = [Float](repeating: 0, count: blocks), s = d
             d.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(n * cols)..<(n * cols + 4 * blocks)])) }
-            s.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(n * cols + 4 * blocks)...])) }
+            s.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(n * cols + 4 * blocks)..<(n * cols + 8 * blocks)])) }
             return QuantizedActivations(q: q, d: d, s: s)
         }
     }
