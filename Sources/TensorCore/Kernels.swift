@@ -88,20 +88,28 @@ public enum Kernels {
 
     /// y[t, r] = sum_c w[r, c] * x[t, c] for t < n, r < w.rows. x: [n, w.cols]; y: [n, ldy] (ldy defaults
     /// to w.rows). Any dtype, quantized included (w.cols a multiple of the block size). Block-quantized
-    /// weights take the int8 path of llama.cpp: x is quantized once per call to blocks of 32 int8 with an
-    /// f32 scale (quant_int8_template.h), then every thread runs integer block dot products on its rows;
-    /// `matmulF32Activations` is its f32 reference twin. Rows are split across the pool in chunks aligned
-    /// to the kernel's row tile.
+    /// weights take `matmulInt8Activations` (llama.cpp's int8 activations) wherever it is the faster path
+    /// (decode and compare batches always; prefill with the AVX-512 VNNI Q8_0/Q4_0 kernel), otherwise
+    /// `matmulF32Activations`. Rows are split across the pool in chunks aligned to the kernel's row tile.
     public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
+        if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 {
+            matmulInt8Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        } else {
+            matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        }
+    }
+
+    /// `matmul` for block-quantized weights with int8 activations: x is quantized once per call to blocks
+    /// of 32 int8 with an f32 scale (quant_int8_template.h), then every thread runs integer block dot
+    /// products on its rows. `matmulF32Activations` is its f32 reference twin.
+    public static func matmulInt8Activations(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                             n: Int, ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
-        precondition(cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(cols) are not whole blocks")
         let code = w.dtype.kernelCode
-        guard int8Activations, sq_matmul_uses_q8act(code, Int64(cols)) != 0 else {
-            matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
-            return
-        }
+        precondition(sq_matmul_q8act_supported(code, Int64(cols)) != 0,
+                     "\(w.name): \(w.dtype) rows of \(cols) have no int8-activation kernel")
         let data = w.data
         withUnsafeTemporaryAllocation(byteCount: Int(sq_q8act_bytes(Int64(n), Int64(cols))), alignment: 64) { buf in
             let act = buf.baseAddress!
@@ -123,7 +131,7 @@ public enum Kernels {
         }
     }
 
-    /// Whether `matmul` takes the int8-activation path for block-quantized weights (default true; false
+    /// Whether `matmul` may take the int8-activation path for block-quantized weights (default true; false
     /// makes every matmul use `matmulF32Activations`, for A/B comparisons). Set it between kernels only.
     public nonisolated(unsafe) static var int8Activations = true
 

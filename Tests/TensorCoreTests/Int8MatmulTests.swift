@@ -2,8 +2,9 @@ import TensorCore
 import TestSupport
 import XCTest
 
-/// The int8-activation matmul over block-quantized weights (Kernels.matmul's path for GGML blocks, as
-/// llama.cpp computes it) on every ISA, against two references:
+/// The int8-activation matmul over block-quantized weights (Kernels.matmulInt8Activations, which
+/// Kernels.matmul takes for GGML blocks where it is faster, as llama.cpp computes it) on every ISA, against
+/// two references:
 /// - exactness: Reference.matmul (Double accumulation) of the weights with the *dequantized int8
 ///   activations* of Reference.quantizeActivations. The integer block dot products are exact, so only the
 ///   f32 scale products and the accumulation order differ: 1e-5 of sum |w xq|, as the f32 matmul tests.
@@ -61,7 +62,7 @@ final class Int8MatmulTests: XCTestCase {
                         if f32 {
                             Kernels.matmulF32Activations(w, xp.baseAddress!, yp.baseAddress!, n: n, ldy: ldy, pool: pool)
                         } else {
-                            Kernels.matmul(w, xp.baseAddress!, yp.baseAddress!, n: n, ldy: ldy, pool: pool)
+                            Kernels.matmulInt8Activations(w, xp.baseAddress!, yp.baseAddress!, n: n, ldy: ldy, pool: pool)
                         }
                     }
                 }
@@ -115,5 +116,30 @@ final class Int8MatmulTests: XCTestCase {
         // Prefill-sized on AVX-512: five groups of 4 tokens (a pass of 4 and a remainder) over 3 row panels.
         check(.q8_0, rows: 130, cols: 4096, n: 19, seed: 6007)
         check(.q4_0, rows: 37, cols: 2048, n: 18, ldy: 40, seed: 6008, pool: three)
+    }
+
+    /// Kernels.matmul's choice: int8 activations for decode and compare batches on every ISA, for prefill
+    /// only where the AVX-512 grouped kernel exists (Q8_0, Q4_0); f32 activations otherwise.
+    func testMatmulPicksTheFasterPath() {
+        var rng = SeededRandom(seed: 7000)
+        for dtype in [DType.q8_0, .q4_K] {
+            let w = QuantMatmulTests.randomBlocks(dtype, rows: 8, cols: 256, rng: &rng)
+            for n in [1, 8, 9, 40] {
+                let x = rng.normals(n * 256)
+                forEachISA { isa in
+                    func run(_ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+                        var y = [Float](repeating: 0, count: n * 8)
+                        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { body(xp.baseAddress!, $0.baseAddress!) } }
+                        return y
+                    }
+                    let got = run { Kernels.matmul(w, $0, $1, n: n) }
+                    let int8 = run { Kernels.matmulInt8Activations(w, $0, $1, n: n) }
+                    let f32 = run { Kernels.matmulF32Activations(w, $0, $1, n: n) }
+                    let wantInt8 = n <= 8 || (isa == .avx512 && dtype == .q8_0)
+                    XCTAssertEqual(got, wantInt8 ? int8 : f32, "\(isa) \(dtype) n \(n)")
+                    XCTAssertNotEqual(int8, f32, "\(isa) \(dtype) n \(n): the paths should differ by the rounding")
+                }
+            }
+        }
     }
 }

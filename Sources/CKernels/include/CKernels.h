@@ -47,7 +47,7 @@ int64_t sq_matmul_row_tile(void);
 
 /// Y[t, r] = sum_c W[r, c] * X[t, c] for t in [0, n), r in [r0, r1).
 /// W: [rows, cols] of `dtype`; X: [n, cols] f32 (row stride cols); Y: [n, ldy] f32.
-/// Y must not overlap X or W. Block-quantized W (sq_matmul_uses_q8act) takes the int8 path: X is
+/// Y must not overlap X or W. Block-quantized W (where sq_matmul_uses_q8act) takes the int8 path: X is
 /// quantized to blocks of 32 int8 (sq_quantize_act, into a malloc'd buffer) and sq_matmul_q8act runs;
 /// F32/F16/BF16 W and the fallback compute in f32 (sq_matmul_f32act).
 void sq_matmul(int dtype, const void *W, const float *X, float *Y,
@@ -58,8 +58,10 @@ void sq_matmul(int dtype, const void *W, const float *X, float *Y,
 void sq_matmul_f32act(int dtype, const void *W, const float *X, float *Y,
                       int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
-/// Whether sq_matmul quantizes the activations for this weight type and row length (block formats).
-int sq_matmul_uses_q8act(int dtype, int64_t cols);
+/// Whether the int8 path exists for this weight type and row length (block formats, whole blocks), and
+/// whether sq_matmul takes it for n tokens with the active ISA (where it is the faster one).
+int sq_matmul_q8act_supported(int dtype, int64_t cols);
+int sq_matmul_uses_q8act(int dtype, int64_t cols, int64_t n);
 
 /// int8 activations as llama.cpp's Q8_0/Q8_1 (one f32 scale per block of 32; cols a multiple of 32):
 /// bytes of the buffer for n rows of cols, then rows [t0, t1) of X [n, cols] quantized into it
