@@ -74,16 +74,17 @@ void SQ_FN(sq_quantize_act)(const float *X, int64_t n, int64_t cols, void *buf, 
 SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w, const int8_t *q, const float *ad,
                                    const float *as, int64_t ldq, int64_t nb32, float *out) {
     f8x acc[SQ_I8_NT];
-    float macc[SQ_I8_NT];  // minimum terms (Q4_1, Q5_1, Q4_K, Q5_K)
+    float macc[SQ_I8_NT];  // minimum terms (Q4_1, Q5_1, Q4_K, Q5_K; Q4_0's offset)
     for (int j = 0; j < nt; j++) { acc[j] = F8_ZERO(); macc[j] = 0.0f; }
-    // One 32-element block: weight quants wv (signed: DOTS, else DOTU) times scale dsc, min term mn * s.
-#define SQ_I8_BLOCK(wv, is_signed, dsc, mn, b)                                                  \
+    // One 32-element block: weight quants wv (signed: DOTS, else DOTU) times scale dsc, plus the min term
+    // mn * s when has_min (a constant).
+#define SQ_I8_BLOCK(wv, is_signed, dsc, has_min, mn, b)                                         \
     do {                                                                                        \
         for (int j = 0; j < nt; j++) {                                                          \
             const q8v av = Q_LOAD(q + j * ldq + 32 * (b));                                      \
             const i8x p = (is_signed) ? Q_DOTS((wv), av) : Q_DOTU((wv), av);                    \
             acc[j] = F8_FMA(I_CVT(p), F8_SET1((dsc) * ad[j * nb32 + (b)]), acc[j]);             \
-            if ((mn) != 0.0f) macc[j] += (mn) * as[j * nb32 + (b)];                             \
+            if (has_min) macc[j] += (mn) * as[j * nb32 + (b)];                                  \
         }                                                                                       \
     } while (0)
     switch (dt) {
@@ -91,21 +92,23 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
         for (int64_t b = 0; b < nb32; b++) {
             const uint8_t *blk = w + 34 * b;
             const q8v wv = Q_LOAD(blk + 2);
-            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0, 0.0f, b);
         }
         break;
     case SQ_Q4_0:
         for (int64_t b = 0; b < nb32; b++) {
+            // The raw nibbles (w + 8) as unsigned bytes skip |w| and sign(a, w); the 8 is taken back as a
+            // minimum term, -8 dw * s.
             const uint8_t *blk = w + 18 * b;
-            const q8v wv = Q_SUB(Q_NIBBLES(blk + 2), 8);
-            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+            const float dw = SQ_F16S(sq_le16(blk));
+            SQ_I8_BLOCK(Q_NIBBLES(blk + 2), 0, dw, 1, -8.0f * dw, b);
         }
         break;
     case SQ_Q4_1:
         for (int64_t b = 0; b < nb32; b++) {
             const uint8_t *blk = w + 20 * b;
             const q8v wv = Q_NIBBLES(blk + 4);
-            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), SQ_F16S(sq_le16(blk + 2)), b);
+            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), 1, SQ_F16S(sq_le16(blk + 2)), b);
         }
         break;
     case SQ_Q5_0:
@@ -113,7 +116,7 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
             const uint8_t *blk = w + 22 * b;
             const q8v hi = Q_AND(Q_BITS32(sq_le32(blk + 2)), 0x10);
             const q8v wv = Q_SUB(Q_OR(Q_NIBBLES(blk + 6), hi), 16);
-            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0.0f, b);
+            SQ_I8_BLOCK(wv, 1, SQ_F16S(sq_le16(blk)), 0, 0.0f, b);
         }
         break;
     case SQ_Q5_1:
@@ -121,7 +124,7 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
             const uint8_t *blk = w + 24 * b;
             const q8v hi = Q_AND(Q_BITS32(sq_le32(blk + 4)), 0x10);
             const q8v wv = Q_OR(Q_NIBBLES(blk + 8), hi);
-            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), SQ_F16S(sq_le16(blk + 2)), b);
+            SQ_I8_BLOCK(wv, 0, SQ_F16S(sq_le16(blk)), 1, SQ_F16S(sq_le16(blk + 2)), b);
         }
         break;
     case SQ_Q4_K:
@@ -140,8 +143,7 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
                 sq_k_scale_min(blk + 4, s, &sc, &mn);
                 q8v wv = Q_SHR_AND(Q_LOAD(qs + 32 * (s >> 1)), 4 * (s & 1), 15);
                 if (five) wv = Q_OR(wv, Q_SLL4(Q_SHR_AND(hbits, s, 1)));
-                // -(dmin m) is never -0.0 + 0 trouble: a zero min skips the term, which adds 0 anyway.
-                SQ_I8_BLOCK(wv, 0, d * (float)sc, -(dmin * (float)mn), 8 * k + s);
+                SQ_I8_BLOCK(wv, 0, d * (float)sc, 1, -(dmin * (float)mn), 8 * k + s);
             }
         }
         break;
