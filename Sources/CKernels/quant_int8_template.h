@@ -88,7 +88,42 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
         }                                                                                       \
     } while (0)
     switch (dt) {
+    // Q8_0 and Q4_0 blocks into accumulator A (and M). Q4_0: the raw nibbles (w + 8) as unsigned bytes skip
+    // |w| and sign(a, w); the 8 is taken back as a minimum term, -8 dw * s.
+#define SQ_I8_Q8_0(b, A, M)                                                                     \
+    do {                                                                                        \
+        const uint8_t *blk = w + 34 * (b);                                                      \
+        const i8x p = Q_DOTS(Q_LOAD(blk + 2), Q_LOAD(q + 32 * (b)));                            \
+        A = F8_FMA(I_CVT(p), F8_SET1(SQ_F16S(sq_le16(blk)) * ad[(b)]), A);                      \
+    } while (0)
+#define SQ_I8_Q4_0(b, A, M)                                                                     \
+    do {                                                                                        \
+        const uint8_t *blk = w + 18 * (b);                                                      \
+        const float dw = SQ_F16S(sq_le16(blk));                                                 \
+        const i8x p = Q_DOTU(Q_NIBBLES(blk + 2), Q_LOAD(q + 32 * (b)));                         \
+        A = F8_FMA(I_CVT(p), F8_SET1(dw * ad[(b)]), A);                                         \
+        M -= 8.0f * dw * as[(b)];                                                               \
+    } while (0)
+    // Decode (one token): two accumulator chains over even and odd blocks, since one block's work is
+    // about one FMA latency and a single chain would bound the loop.
+#define SQ_I8_TWO_CHAINS(BODY)                                                                  \
+    do {                                                                                        \
+        f8x a1 = F8_ZERO();                                                                     \
+        float m1 = 0.0f;                                                                        \
+        int64_t b = 0;                                                                          \
+        for (; b + 2 <= nb32; b += 2) {                                                         \
+            BODY(b, acc[0], macc[0]);                                                           \
+            BODY(b + 1, a1, m1);                                                                \
+        }                                                                                       \
+        if (b < nb32) BODY(b, acc[0], macc[0]);                                                 \
+        acc[0] = F8_ADD(acc[0], a1);                                                            \
+        macc[0] += m1;                                                                          \
+    } while (0)
     case SQ_Q8_0:
+        if (nt == 1) {
+            SQ_I8_TWO_CHAINS(SQ_I8_Q8_0);
+            break;
+        }
         for (int64_t b = 0; b < nb32; b++) {
             const uint8_t *blk = w + 34 * b;
             const q8v wv = Q_LOAD(blk + 2);
@@ -96,9 +131,11 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
         }
         break;
     case SQ_Q4_0:
+        if (nt == 1) {
+            SQ_I8_TWO_CHAINS(SQ_I8_Q4_0);
+            break;
+        }
         for (int64_t b = 0; b < nb32; b++) {
-            // The raw nibbles (w + 8) as unsigned bytes skip |w| and sign(a, w); the 8 is taken back as a
-            // minimum term, -8 dw * s.
             const uint8_t *blk = w + 18 * b;
             const float dw = SQ_F16S(sq_le16(blk));
             SQ_I8_BLOCK(Q_NIBBLES(blk + 2), 0, dw, 1, -8.0f * dw, b);
@@ -173,6 +210,9 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
     default: break;
     }
 #undef SQ_I8_BLOCK
+#undef SQ_I8_Q8_0
+#undef SQ_I8_Q4_0
+#undef SQ_I8_TWO_CHAINS
     for (int j = 0; j < nt; j++) out[j] = F8_REDUCE(acc[j]) + macc[j];
 }
 
