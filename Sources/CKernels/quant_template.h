@@ -1,6 +1,7 @@
-// Matmul over GGML block-quantized weights (included by kernels_template.h, once per ISA; see there for
-// the macro vocabulary). Activations stay f32 throughout: no activation quantization, so results differ
-// from dequantize-then-f32 only by rounding.
+// Matmul over GGML block-quantized weights with f32 activations (included by kernels_template.h, once per
+// ISA; see there for the macro vocabulary): sq_matmul_f32act. Activations stay f32 throughout, so results
+// differ from dequantize-then-f32 only by rounding. It is the reference twin of the int8-activation path
+// (quant_int8_template.h), and the faster path for long prefills without the AVX-512 grouped kernel.
 //
 // Decode (one token) is bandwidth bound, so weight bytes are read once and never written back: each
 // block's quants are widened to f32 in registers (integer vector ops, no lookup tables) and FMA'd with x.
