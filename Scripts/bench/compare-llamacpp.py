@@ -10,8 +10,8 @@ Run by hand (never by CI). What it needs, made once under ~/.cache/squint-bench 
     llama.cpp sources vendored in the llama-cpp-python sdist (`pip download llama-cpp-python==VERSION
     --no-binary :all:`), unless --llama-bin names a folder that has them.
   * GGUF files: without --gguf, the Qwen2-0.5B-shaped random model (Scripts/fixtures/make_text_fixtures.py
-    --only bench writes it to /root/models/qwen2-0.5b-random) converted by llama.cpp's own
-    convert_hf_to_gguf.py to F16 and quantized by llama-quantize to Q8_0 and Q4_0.
+    --only bench writes it to /root/models/qwen2-0.5b-random) written to F16 by `squint quantize` and
+    quantized by llama.cpp's own llama-quantize to Q8_0 and Q4_0.
   * squint: `swift build -c release` (built if missing).
 
 Each file is measured in --rounds alternating rounds (squint, llama.cpp, squint, ...) and the best of each
@@ -72,16 +72,18 @@ def llama_binaries(cache: Path, python: str, given: Path | None, targets) -> Pat
     return build / "bin"
 
 
-def default_ggufs(cache: Path, python: str, bins: Path) -> list[Path]:
+def default_ggufs(cache: Path, squint: Path, bins: Path) -> list[Path]:
     if not (BENCH_MODEL / "config.json").exists():
         sys.exit(f"no bench model at {BENCH_MODEL}: run Scripts/fixtures/make_text_fixtures.py --only bench, or pass --gguf")
     out = cache / "gguf"
     out.mkdir(parents=True, exist_ok=True)
     f16 = out / "qwen2-0.5b-random-f16.gguf"
+    # `squint quantize` writes the F16 file (llama.cpp's converter refuses this tokenizer: its pre-tokenizer
+    # hash is not in the converter's table); llama.cpp's own llama-quantize makes the quantized ones.
     if not f16.exists():
-        run([python, llama_sources(cache, python) / "convert_hf_to_gguf.py", BENCH_MODEL, "--outtype", "f16",
-             "--outfile", f16])
+        run([squint, "quantize", "--model", BENCH_MODEL, "--out", f16, "--type", "f16"])
     files = []
+    files = [f16]
     for q in ("Q8_0", "Q4_0"):
         f = out / f"qwen2-0.5b-random-{q.lower()}.gguf"
         if not f.exists():
@@ -121,7 +123,7 @@ def main():
     if not a.squint.exists():
         run(["swift", "build", "-c", "release", "--product", "squint"], cwd=REPO)
     bins = llama_binaries(a.cache, a.python, a.llama_bin, ["llama-bench", "llama-quantize"])
-    files = a.gguf or default_ggufs(a.cache, a.python, bins)
+    files = a.gguf or default_ggufs(a.cache, a.squint, bins)
 
     results = []
     for f in files:
