@@ -18,6 +18,12 @@ final class GGUFSentencePieceTests: XCTestCase {
         var decoded_no_bos: String
     }
 
+    struct NoPrefixCase: Decodable {
+        var text: String
+        var ids_no_bos: [Int]
+        var decoded_no_bos: String
+    }
+
     struct Detok: Decodable {
         var ids: [Int]
         var decoded: String
@@ -35,6 +41,7 @@ final class GGUFSentencePieceTests: XCTestCase {
         var vocab_size: Int
         var tokenize: [Case]
         var detokenize: [Detok]
+        var tokenize_no_space_prefix: [NoPrefixCase]
         var generation: Generation
     }
 
@@ -74,6 +81,21 @@ final class GGUFSentencePieceTests: XCTestCase {
         let emoji = try XCTUnwrap(ref.tokenize.first { $0.text == "🦊" })
         XCTAssertEqual(emoji.ids.dropFirst(2).compactMap { tok.token(forID: $0) }, ["<0xF0>", "<0x9F>", "<0xA6>", "<0x8A>"])
         XCTAssertTrue(ref.tokenize.contains { $0.ids != $0.ids_no_special })
+    }
+
+    /// `tokenizer.ggml.add_space_prefix = false` (Gemma's setting): no "▁" put before fragments, no
+    /// leading space stripped when decoding.
+    func testWithoutSpacePrefixMatchesLlamaCpp() throws {
+        let ref = try reference()
+        let path = Self.dir.appendingPathComponent("spm-no-prefix-vocab.gguf").path
+        let tok = try GGUFTokenizer.load(GGUFMetadata(GGUFFile(path: path))).tokenizer
+        XCTAssertGreaterThanOrEqual(ref.tokenize_no_space_prefix.count, 40)
+        for c in ref.tokenize_no_space_prefix {
+            XCTAssertEqual(tok.encode(c.text, addSpecialTokens: false), c.ids_no_bos, "\(c.text.debugDescription) ids")
+            XCTAssertEqual(tok.decode(c.ids_no_bos), c.decoded_no_bos, "\(c.text.debugDescription) decode")
+        }
+        let differ = zip(ref.tokenize, ref.tokenize_no_space_prefix).filter { $0.ids_no_bos != $1.ids_no_bos }
+        XCTAssertGreaterThan(differ.count, 20)
     }
 
     /// A character spelled as four byte tokens is held back until complete, then printed once.

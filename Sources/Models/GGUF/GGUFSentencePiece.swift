@@ -22,6 +22,8 @@ import ModelFormats
 /// Known difference: llama.cpp breaks ties between bigrams of equal score by position (leftmost), a BPE
 /// merge list by rank. Pieces of real SentencePiece vocabularies have distinct scores (control, byte and
 /// user-defined tokens share 0 but are not built from merges), so this only matters for hand-made vocabs.
+/// Likewise a character that is no token itself is spelled in bytes at once here, where llama.cpp could
+/// still merge it with a neighbour; SentencePiece keeps every character of its pieces as a piece.
 enum GGUFSentencePiece {
     static let unknown = 2
 
