@@ -23,7 +23,8 @@ import ModelFormats
 /// merge list by rank. Pieces of real SentencePiece vocabularies have distinct scores (control, byte and
 /// user-defined tokens share 0 but are not built from merges), so this only matters for hand-made vocabs.
 /// Likewise a character that is no token itself is spelled in bytes at once here, where llama.cpp could
-/// still merge it with a neighbour; SentencePiece keeps every character of its pieces as a piece.
+/// still merge it with a neighbour; SentencePiece keeps every character of its pieces as a piece. And a
+/// control or user-defined token holding "▁" decodes with a space here, verbatim in llama.cpp.
 enum GGUFSentencePiece {
     static let unknown = 2
 
