@@ -199,11 +199,11 @@ final class GGUFModelTests: XCTestCase {
             XCTAssertEqual(type, "squint-test")
             XCTAssertEqual(supported, ["llama", "qwen2", "qwen2vl"])
         }
-        // A SentencePiece-style ("llama") tokenizer.
+        // A WordPiece ("bert") tokenizer.
         XCTAssertThrowsError(try LoadedModel(directory: Self.dir.appendingPathComponent("unsupported-tokenizer.gguf"))) { error in
             guard case let ModelError.invalidConfigValue(_, key, reason) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(key, "tokenizer.ggml.model")
-            XCTAssertTrue(reason.contains("'llama'"), reason)
+            XCTAssertTrue(reason.contains("'bert'"), reason)
         }
         XCTAssertThrowsError(try GGUFTokenizer.preTokenizer("no-such-pre", path: "x.gguf"))
     }
