@@ -59,6 +59,10 @@ public enum ModelLocator {
     /// prefix with the model's name (`mmproj-Qwen2-VL-2B-f16.gguf` for `Qwen2-VL-2B-Q4_K_M.gguf`); a tie
     /// is an error naming them, to be settled with `--mmproj`. nil: none there.
     public static func mmproj(beside model: URL) throws -> URL? {
+        // An Ollama blob: its manifest's projector layer, not files beside it (every blob lies there).
+        if model.deletingLastPathComponent().lastPathComponent == "blobs", model.lastPathComponent.hasPrefix("sha256-") {
+            return OllamaStore.projectorBlob(forModel: model)
+        }
         let dir = model.deletingLastPathComponent()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         let candidates = entries.filter {
