@@ -64,6 +64,28 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
     }
 }
 
+/// The parts of an int8 activation buffer (layout in quant_int8_template.h): n rows of cols (a multiple
+/// of 32) int8 quants, then n * cols / 32 block scales d, as many block sums s = d * sum(q), then the
+/// same quants regrouped by 4 tokens (SQ_G4_BYTES per group of 4 tokens and block) for the AVX-512 kernel.
+#define SQ_G4_BYTES 208
+
+typedef struct {
+    int8_t *q;
+    float *d;
+    float *s;
+    uint8_t *g4;
+} sq_actp;
+
+SQ_ALWAYS_INLINE sq_actp sq_act_parts(void *buf, int64_t n, int64_t cols) {
+    sq_actp a;
+    const int64_t nb = n * (cols / 32);
+    a.q = (int8_t *)buf;
+    a.d = (float *)(a.q + n * cols);  // n * cols is a multiple of 32: the floats stay 4-byte aligned
+    a.s = a.d + nb;
+    a.g4 = (uint8_t *)(a.s + nb);
+    return a;
+}
+
 // Entry points of each ISA variant (defined by including kernels_template.h with SQ_FN set).
 #define SQ_DECLARE_ISA(sfx)                                                                               \
     void sq_matmul_##sfx(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols,       \
@@ -77,7 +99,12 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
     void sq_layernorm_##sfx(const float *x, int dt, const void *w, const void *b, float *y, int64_t n,   \
                             float eps);                                                                   \
     void sq_activation_##sfx(int kind, float *x, int64_t n);                                              \
-    void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);
+    void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);                       \
+    void sq_matmul_quant_##sfx(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, \
+                               int64_t ldy, int64_t r0, int64_t r1);                                      \
+    void sq_quantize_act_##sfx(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1); \
+    void sq_matmul_q8act_##sfx(int dt, const void *W, const void *act, float *Y, int64_t n, int64_t cols, \
+                               int64_t ldy, int64_t r0, int64_t r1);
 
 SQ_DECLARE_ISA(scalar)
 SQ_DECLARE_ISA(avx2)

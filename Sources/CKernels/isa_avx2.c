@@ -36,6 +36,50 @@
 #define VREDUCE_ADD(v) sq_hsum_avx2(v)
 #define VEXP(v) sq_exp_avx2(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx2((a), (b), (c), (d), (out))
+#define VABS(v) _mm256_and_ps((v), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
+#define VMAX(a, b) _mm256_max_ps((a), (b))
+#define VREDUCE_MAX(v) sq_hmax_avx2(v)
+#define VCVT_RNE(v) _mm256_cvtps_epi32(v)  // MXCSR rounding: nearest even
+#define VI_STORE_I8(p, v) sq_store_i8_avx2((p), (v))
+#define VI_REDUCE_ADD(v) sq_hsum_i32_avx2(v)
+// int8 dot products: pmaddubsw (unsigned x signed bytes, pairs summed into int16; |w| <= 128 and
+// |a| <= 127 keep a pair within int16) then pmaddwd by ones (pairs of pairs into int32).
+#define SQ_I8_DOTU(w, a) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (a)), _mm256_set1_epi16(1))
+#define SQ_I8_DOTS(w, a) SQ_I8_DOTU(_mm256_abs_epi8(w), _mm256_sign_epi8((a), (w)))
+#define SQ_I8_BITS32(u) sq_bits32_avx2(u)
+#include "int8_ymm.h"
+
+static inline float sq_hmax_avx2(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int32_t sq_hsum_i32_avx2(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Eight int32 in [-128, 127] stored as bytes (saturating packs; the values fit, so nothing saturates).
+static inline void sq_store_i8_avx2(int8_t *p, __m256i v) {
+    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packs_epi16(w16, w16));
+}
+
+// 0xFF in byte j where bit j of u is set: byte j takes source byte j / 8 of u, keeps only its bit j % 8,
+// and compares equal to that bit.
+static inline __m256i sq_bits32_avx2(uint32_t u) {
+    const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                          2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201LL);
+    // vpshufb shuffles within 128-bit halves: the high half's indices 2 and 3 read bytes 2 and 3 of the
+    // broadcast u32, which sits in both halves.
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int32_t)u), pick);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
 
 // out = {sum a, sum b, sum c, sum d} by three horizontal adds and one cross-lane add.
 static inline void sq_reduce4_avx2(__m256 a, __m256 b, __m256 c, __m256 d, float *out) {

@@ -1,8 +1,9 @@
-// AVX-512 variant of the kernels (Zen 4, Ice Lake and later). Chosen at run time by dispatch.c.
+// AVX-512 variant of the kernels (Zen 4, Ice Lake and later: F, BW, VL and VNNI). Chosen at run time by
+// dispatch.c.
 #include "common.h"
 #include <immintrin.h>
 
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
 #define SQ_FN(name) name##_avx512
 #define VW 16
@@ -37,6 +38,19 @@
 #define VREDUCE_ADD(v) _mm512_reduce_add_ps(v)
 #define VEXP(v) sq_exp_avx512(v)
 #define VREDUCE4(a, b, c, d, out) sq_reduce4_avx512((a), (b), (c), (d), (out))
+#define VABS(v) _mm512_abs_ps(v)
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+#define VREDUCE_MAX(v) _mm512_reduce_max_ps(v)
+#define VCVT_RNE(v) _mm512_cvtps_epi32(v)  // MXCSR rounding: nearest even
+#define VI_STORE_I8(p, v) _mm_storeu_si128((__m128i *)(p), _mm512_cvtsepi32_epi8(v))
+#define VI_REDUCE_ADD(v) _mm512_reduce_add_epi32(v)
+// int8 dot products: one vpdpbusd (unsigned x signed bytes, four products per int32 lane). Signed
+// weights go through |w| and a * sign(w), which leaves each product unchanged.
+#define SQ_I8_DOTU(w, a) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (w), (a))
+#define SQ_I8_DOTS(w, a) _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8((a), (w)))
+#define SQ_I8_BITS32(u) _mm256_movm_epi8((__mmask32)(u))
+#include "int8_ymm.h"
+#define SQ_I8_ZMM 1  // quant_int8_template.h: the token-grouped zmm path for several tokens
 
 // out = {sum a, sum b, sum c, sum d}: pairwise unpack/shuffle adds inside each 128-bit block, then the four
 // blocks added. (Only AVX512F extracts: the variant does not require AVX512DQ.)

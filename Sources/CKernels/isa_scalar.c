@@ -32,6 +32,21 @@
 #define VREDUCE_ADD(v) (v)
 #define VEXP(v) expf(v)
 #define VREDUCE4(a, b, c, d, out) ((out)[0] = (a), (out)[1] = (b), (out)[2] = (c), (out)[3] = (d))
+#define VABS(v) fabsf(v)
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))  // the vector max's operand order: a NaN b yields b
+#define VREDUCE_MAX(v) (v)
+#define VCVT_RNE(v) sq_rne_i32(v)
+#define VI_STORE_I8(p, v) (*(p) = (int8_t)(v))
+#define VI_REDUCE_ADD(v) (v)
+#include "int8_scalar.h"
+
+// Nearest even, as cvtps2dq in the default rounding mode; the activation quantizer's values are in
+// [-127, 127], anything else (NaN) becomes the vector instructions' answer for it, INT32_MIN, clamped.
+static inline int32_t sq_rne_i32(float v) {
+    const float r = rintf(v);
+    if (!(r >= -128.0f)) return -128;
+    return r > 127.0f ? 127 : (int32_t)r;
+}
 
 #include "kernels_template.h"
 #include "attention_template.h"

@@ -167,11 +167,12 @@ SQ_ALWAYS_INLINE void SQ_FN(matmul_dt)(const int dt, const void *W, const float 
 }
 
 #include "quant_template.h"
+#include "quant_int8_template.h"
 
 void SQ_FN(sq_matmul)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
                       int64_t r0, int64_t r1) {
     if (dt > SQ_BF16) {
-        SQ_FN(matmul_quant)(dt, W, X, Y, n, cols, ldy, r0, r1);
+        SQ_FN(sq_matmul_quant)(dt, W, X, Y, n, cols, ldy, r0, r1);
         return;
     }
     if (n == 1) {

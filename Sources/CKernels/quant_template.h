@@ -1,6 +1,7 @@
-// Matmul over GGML block-quantized weights (included by kernels_template.h, once per ISA; see there for
-// the macro vocabulary). Activations stay f32 throughout: no activation quantization, so results differ
-// from dequantize-then-f32 only by rounding.
+// Matmul over GGML block-quantized weights with f32 activations (included by kernels_template.h, once per
+// ISA; see there for the macro vocabulary): sq_matmul_f32act. Activations stay f32 throughout, so results
+// differ from dequantize-then-f32 only by rounding. It is the reference twin of the int8-activation path
+// (quant_int8_template.h), and the faster path for long prefills without the AVX-512 grouped kernel.
 //
 // Decode (one token) is bandwidth bound, so weight bytes are read once and never written back: each
 // block's quants are widened to f32 in registers (integer vector ops, no lookup tables) and FMA'd with x.
@@ -231,7 +232,7 @@ SQ_ALWAYS_INLINE void SQ_FN(dequant_rows_dt)(const int dt, const uint8_t *w8, fl
 // Scratch for one dequantized row panel: rows of cols f32 up to about this many bytes (L2 sized).
 #define SQ_QPANEL_BYTES (512 * 1024)
 
-void SQ_FN(matmul_quant)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
+void SQ_FN(sq_matmul_quant)(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
                          int64_t r0, int64_t r1) {
     const int64_t bs = sq_block_size(dt);
     if (bs <= 1 || cols % bs != 0) return;  // not a block type, or rows not whole blocks (callers check)

@@ -17,7 +17,8 @@ func isCommand(_ text: String) -> Bool {
 }
 
 func refuseImages(_ state: inout ChatState) -> Reaction {
-    state.notice = "\(Sanitizer.clean(state.info.name, singleLine: true)) reads text only: it cannot take images"
+    state.notice = state.info.imagesUnavailable.map { Sanitizer.clean($0, singleLine: true) }
+        ?? "\(Sanitizer.clean(state.info.name, singleLine: true)) reads text only: it cannot take images"
     return .redraw
 }
 

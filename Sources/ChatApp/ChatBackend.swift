@@ -6,12 +6,16 @@ public struct ModelInfo: Sendable, Equatable, Codable {
     public var family: String
     public var contextLength: Int
     public var supportsImages: Bool
+    /// Why a model that could read images cannot now (a GGUF vision model without its mmproj file).
+    public var imagesUnavailable: String?
 
-    public init(name: String, family: String, contextLength: Int, supportsImages: Bool = false) {
+    public init(name: String, family: String, contextLength: Int, supportsImages: Bool = false,
+                imagesUnavailable: String? = nil) {
         self.name = name
         self.family = family
         self.contextLength = contextLength
         self.supportsImages = supportsImages
+        self.imagesUnavailable = imagesUnavailable
     }
 }
 

@@ -10,7 +10,7 @@ public final class EngineBackend: ChatBackend {
     public init(engine: InferenceEngine, name: String) {
         self.engine = engine
         info = ModelInfo(name: name, family: engine.model.familyName, contextLength: engine.contextLength,
-                         supportsImages: engine.model.isMultimodal)
+                         supportsImages: engine.model.isMultimodal, imagesUnavailable: engine.model.missingVisionPart)
     }
 
     /// A turn with images becomes content parts, images first then the text (as transformers' chat

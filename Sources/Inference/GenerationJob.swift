@@ -179,8 +179,22 @@ struct GenerationJob {
 /// Messages -> the template's variables, as transformers' `apply_chat_template` passes them.
 enum ChatRendering {
     static func render(_ template: ChatTemplate, tokenizer tk: Tokenizer, messages: [ChatMessage],
-                       addGenerationPrompt: Bool = true, variables: [String: String] = [:]) throws -> String {
+                       addGenerationPrompt: Bool = true, variables: [String: String] = [:],
+                       imagePartText: String? = nil) throws -> String {
         let list = messages.map { m -> JinjaValue in
+            if let imagePartText {
+                // A family whose template prints `content` as a string (MiniCPM-V's chat()): parts joined
+                // by newlines, each image as its placeholder text.
+                let text = m.isPlainString
+                    ? m.parts.compactMap { if case let .text(t) = $0 { t } else { nil } }.joined()
+                    : m.parts.map { part -> String in
+                        switch part {
+                        case let .text(t): t
+                        case .image: imagePartText
+                        }
+                    }.joined(separator: "\n")
+                return JinjaValue(json: ["role": m.role, "content": text])
+            }
             let content: Any = m.isPlainString
                 ? m.parts.compactMap { if case let .text(t) = $0 { t } else { nil } }.joined()
                 : m.parts.map { part -> [String: Any] in

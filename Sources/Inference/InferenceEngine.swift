@@ -9,6 +9,8 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
     case busy
     case noChatTemplate(directory: String)
     case imagesNotSupported(modelType: String)
+    /// A GGUF vision model's text half loaded without its mmproj file (the reason, from the loader).
+    case visionPartMissing(String)
     case emptyPrompt
     case invalidRequest(String)
 
@@ -17,9 +19,18 @@ public enum InferenceError: Error, CustomStringConvertible, Equatable {
         case .busy: "a generation is already running"
         case let .noChatTemplate(dir): "\(dir) has no chat template (chat_template.jinja, chat_template.json or tokenizer_config.json); use --raw"
         case let .imagesNotSupported(type): "this model (\(type)) has no vision encoder: images cannot be attached"
+        case let .visionPartMissing(why): why
         case .emptyPrompt: "the prompt is empty"
         case let .invalidRequest(why): why
         }
+    }
+}
+
+extension InferenceError {
+    /// Why `model` refuses images.
+    static func noVision(_ model: LoadedModel) -> InferenceError {
+        if let why = model.missingVisionPart { return .visionPartMissing(why) }
+        return .imagesNotSupported(modelType: model.modelType)
     }
 }
 
@@ -30,10 +41,13 @@ public struct EngineOptions: Sendable {
     public var quantization: DType?
     /// A pause after every sampled token, to watch a tiny model stream at human speed (UI tests, demos).
     public var tokenDelay: Double = 0
-    public init(contextLength: Int? = nil, quantization: DType? = nil, tokenDelay: Double = 0) {
+    /// A GGUF model's llama.cpp mmproj file (`--mmproj`; nil: looked for beside the model).
+    public var mmproj: URL?
+    public init(contextLength: Int? = nil, quantization: DType? = nil, tokenDelay: Double = 0, mmproj: URL? = nil) {
         self.contextLength = contextLength
         self.quantization = quantization
         self.tokenDelay = tokenDelay
+        self.mmproj = mmproj
     }
 }
 
@@ -80,7 +94,7 @@ public actor InferenceEngine {
 
     public init(directory: URL, options: EngineOptions = EngineOptions()) throws {
         let start = DispatchTime.now()
-        model = try LoadedModel(directory: directory, options: LoadOptions(quantization: options.quantization))
+        model = try LoadedModel(directory: directory, options: LoadOptions(quantization: options.quantization, mmproj: options.mmproj))
         let limit = options.contextLength ?? min(model.language.config.maxPositions, 4096)
         guard limit > 0 else { throw InferenceError.invalidRequest("context length must be positive") }
         contextLength = limit
@@ -161,7 +175,8 @@ public actor InferenceEngine {
             throw InferenceError.noChatTemplate(directory: model.directory.path)
         }
         return try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages,
-                                        addGenerationPrompt: addGenerationPrompt, variables: variables)
+                                        addGenerationPrompt: addGenerationPrompt, variables: variables,
+                                        imagePartText: model.vision?.imagePartText)
     }
 
     /// The token ids a prompt becomes (images are decoded and resized to count their tokens).
@@ -173,7 +188,7 @@ public actor InferenceEngine {
 
     /// How many tokens an image of this size costs under the given settings, before any work is done.
     public nonisolated func imageTokenCost(width: Int, height: Int, settings: ImageSettings = ImageSettings()) throws -> Int {
-        guard let vision = model.vision else { throw InferenceError.imagesNotSupported(modelType: model.modelType) }
+        guard let vision = model.vision else { throw InferenceError.noVision(model) }
         return try vision.tokenCount(width: width, height: height, settings: settings)
     }
 }

@@ -59,17 +59,18 @@ enum PromptBuilder {
             guard wanted == request.images.count else {
                 throw InferenceError.invalidRequest("the messages have \(wanted) image parts but \(request.images.count) images were given")
             }
-            if wanted > 0 && model.vision == nil { throw InferenceError.imagesNotSupported(modelType: model.modelType) }
+            if wanted > 0 && model.vision == nil { throw InferenceError.noVision(model) }
             guard let template = model.chatTemplate else {
                 throw InferenceError.noChatTemplate(directory: model.directory.path)
             }
             var rendered = try ChatRendering.render(template, tokenizer: model.tokenizer, messages: messages,
-                                                    variables: request.templateVariables)
+                                                    variables: request.templateVariables,
+                                                    imagePartText: model.vision?.imagePartText)
             guard wanted > 0 else {
                 let ids = model.tokenizer.encode(rendered, addSpecialTokens: false)
                 return PromptPlan(ids: ids, entries: ids)
             }
-            guard let vision = model.vision else { throw InferenceError.imagesNotSupported(modelType: model.modelType) }
+            guard let vision = model.vision else { throw InferenceError.noVision(model) }
             var plan = PromptPlan(ids: [], entries: [])
             let start = DispatchTime.now().uptimeNanoseconds
             // Families whose preprocessing depends on how many images share the prompt read this.

@@ -5,6 +5,7 @@ import TensorCore
 /// file, and the tensor where one is involved, so a user can tell which download is broken.
 public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)
+    case cannotWrite(path: String, reason: String)
     case truncatedHeader(path: String, fileSize: Int)
     case headerTooLarge(path: String, headerSize: UInt64, fileSize: Int)
     case invalidHeader(path: String, reason: String)
@@ -30,6 +31,8 @@ public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .cannotRead(path, reason):
             "cannot read \(path): \(reason)"
+        case let .cannotWrite(path, reason):
+            "cannot write \(path): \(reason)"
         case let .truncatedHeader(path, size):
             "\(path): truncated safetensors file (\(size) bytes, too short for its header)"
         case let .headerTooLarge(path, header, size):

@@ -12,8 +12,11 @@ public enum ModelLocator {
 
     public enum LocatorError: Error, CustomStringConvertible, Equatable {
         case notFound(spec: String, searched: [String])
+        case ambiguousMmproj(model: String, candidates: [String])
         public var description: String {
             switch self {
+            case let .ambiguousMmproj(model, candidates):
+                "several mmproj files beside \(model) (\(candidates.joined(separator: ", "))): choose one with --mmproj FILE"
             case let .notFound(spec, searched):
                 "no model at '\(spec)': not a directory or GGUF file, and not in the Hugging Face cache or the Ollama store (looked in \(searched.joined(separator: ", ")))"
             }
@@ -48,6 +51,38 @@ public enum ModelLocator {
         // An Ollama model name ("qwen2:0.5b"): its GGUF blob.
         if let blob = OllamaStore.find(spec, environment: env) { return blob }
         throw LocatorError.notFound(spec: spec, searched: caches.map(\.path) + [OllamaStore.root(environment: env).path])
+    }
+
+    /// The llama.cpp `mmproj` file that goes with the GGUF model `model`, as llama.cpp, LM Studio and
+    /// Ollama exports lay them out: a `.gguf` file in the same folder whose name contains "mmproj"
+    /// (any case). With several, the one whose name, without "mmproj" and separators, shares the longest
+    /// prefix with the model's name (`mmproj-Qwen2-VL-2B-f16.gguf` for `Qwen2-VL-2B-Q4_K_M.gguf`); a tie
+    /// is an error naming them, to be settled with `--mmproj`. nil: none there.
+    public static func mmproj(beside model: URL) throws -> URL? {
+        // An Ollama blob: its manifest's projector layer, not files beside it (every blob lies there).
+        if model.deletingLastPathComponent().lastPathComponent == "blobs", model.lastPathComponent.hasPrefix("sha256-") {
+            return OllamaStore.projectorBlob(forModel: model)
+        }
+        let dir = model.deletingLastPathComponent()
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        let candidates = entries.filter {
+            $0.lowercased().contains("mmproj") && $0.lowercased().hasSuffix(".gguf") && $0 != model.lastPathComponent
+        }.sorted()
+        guard candidates.count > 1 else { return candidates.first.map { dir.appendingPathComponent($0) } }
+        func key(_ name: String) -> [Character] {
+            var s = name.lowercased()
+            if s.hasSuffix(".gguf") { s.removeLast(5) }
+            s = s.replacingOccurrences(of: "mmproj", with: "")
+            return Array(s.drop { "-_. ".contains($0) })
+        }
+        let target = key(model.lastPathComponent)
+        func shared(_ name: String) -> Int { zip(key(name), target).prefix { $0 == $1 }.count }
+        let best = candidates.map(shared).max() ?? 0
+        let winners = candidates.filter { shared($0) == best }
+        guard winners.count == 1 else {
+            throw LocatorError.ambiguousMmproj(model: model.path, candidates: winners)
+        }
+        return dir.appendingPathComponent(winners[0])
     }
 
     /// The snapshot `refs/main` points at, else the most recently modified snapshot that has a config.

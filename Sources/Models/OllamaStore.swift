@@ -47,6 +47,32 @@ public enum OllamaStore {
         return nil
     }
 
+    /// The vision projector of a pulled model, given its model blob: the blob of the layer of media type
+    /// `application/vnd.ollama.image.projector` in the manifest whose model layer is `blob` (Ollama
+    /// stores a vision model's llama.cpp mmproj file so), or nil.
+    public static func projectorBlob(forModel blob: URL) -> URL? {
+        let name = blob.lastPathComponent
+        guard name.hasPrefix("sha256-"), blob.deletingLastPathComponent().lastPathComponent == "blobs" else { return nil }
+        let root = blob.deletingLastPathComponent().deletingLastPathComponent()
+        let digest = "sha256:" + name.dropFirst(7)
+        guard let walker = FileManager.default.enumerator(at: root.appendingPathComponent("manifests"),
+                                                          includingPropertiesForKeys: [.isRegularFileKey]) else { return nil }
+        for case let url as URL in walker {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true,
+                  let data = try? Data(contentsOf: url),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let layers = json["layers"] as? [[String: Any]],
+                  layers.contains(where: { $0["mediaType"] as? String == "application/vnd.ollama.image.model"
+                                           && $0["digest"] as? String == digest }) else { continue }
+            for layer in layers where layer["mediaType"] as? String == "application/vnd.ollama.image.projector" {
+                guard let d = layer["digest"] as? String, d.hasPrefix("sha256:"), d.dropFirst(7).allSatisfy(\.isHexDigit) else { continue }
+                let projector = root.appendingPathComponent("blobs/sha256-\(d.dropFirst(7))")
+                if FileManager.default.fileExists(atPath: projector.path) { return projector }
+            }
+        }
+        return nil
+    }
+
     /// Every pulled model with a model layer present.
     public static func list(environment env: [String: String] = ProcessInfo.processInfo.environment) -> [Entry] {
         let root = root(environment: env)

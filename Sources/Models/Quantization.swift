@@ -2,18 +2,20 @@ import Foundation
 import ModelFormats
 import TensorCore
 
-/// Quantisation of a checkpoint's language-model matrices at load (`--quant q8_0|q4_0`), as llama.cpp's
+/// Quantisation of a checkpoint's language-model matrices at load (`--quant q8_0|q4_0|q4_k`), as llama.cpp's
 /// quantize does for a GGUF: the attention and MLP projections and the embeddings; norms and biases stay as
 /// they are, and so does the vision tower (its matrices run at prefill, where f16/bf16 are already fast).
-/// The output projection is kept at Q8_0 when Q4_0 is asked for (llama.cpp keeps it at higher precision
-/// too), and matrices whose rows are not whole blocks keep their original type.
+/// The output projection is kept at Q8_0 when Q4_0 or Q4_K is asked for (llama.cpp keeps it at higher
+/// precision too), Q4_K matrices whose rows are not whole 256-element super-blocks become Q8_0, and
+/// matrices whose rows are not whole 32-blocks keep their original type.
 public enum Quantization {
     public static func parse(_ name: String) throws -> DType {
         switch name.lowercased() {
         case "q8_0": return .q8_0
         case "q4_0": return .q4_0
+        case "q4_k": return .q4_K
         default:
-            throw ModelError.invalidConfigValue(path: "--quant", key: name, reason: "supported: q8_0, q4_0")
+            throw ModelError.invalidConfigValue(path: "--quant", key: name, reason: "supported: q8_0, q4_0, q4_k")
         }
     }
 
@@ -26,12 +28,21 @@ public enum Quantization {
             && name.hasSuffix("_proj.weight")
     }
 
+    /// The type a language matrix gets: the requested one, except Q8_0 for the output projection under the
+    /// 4-bit types, and Q8_0 for a Q4_K matrix whose rows are not whole 256-element super-blocks (llama.cpp
+    /// falls back to a 32-block type there too); nil when it cannot be quantized at all.
+    static func target(for name: String, view: TensorView, requested: DType) -> DType? {
+        var t = requested
+        if name == "lm_head.weight" && (t == .q4_0 || t == .q4_K) { t = .q8_0 }
+        if t == .q4_K && !Quantizer.canQuantize(view, to: t) { t = .q8_0 }
+        return Quantizer.canQuantize(view, to: t) ? t : nil
+    }
+
     public static func apply(_ dtype: DType, to store: WeightStore) throws -> WeightStore {
         var tensors: [TensorView] = []
         for name in store.names {
             let view = try store.tensor(name)
-            let target: DType = (name == "lm_head.weight" && dtype == .q4_0) ? .q8_0 : dtype
-            if isLanguageMatrix(name) && Quantizer.canQuantize(view, to: target) {
+            if isLanguageMatrix(name), let target = target(for: name, view: view, requested: dtype) {
                 tensors.append(Quantizer.quantize(view, to: target))
             } else {
                 tensors.append(view)

@@ -66,6 +66,15 @@ public protocol VisionLanguage: AnyObject, Sendable {
     func expandPlaceholders(in text: String, images: [PreparedImage]) throws -> String
     /// Position ids for a whole prompt (image token runs in order) and the delta decoding continues with.
     func positions(for ids: [Int], images: [PreparedImage]) throws -> (PositionIDs, delta: Int)
+    /// nil: the chat template is given image parts as `{"type": "image"}` items and writes the
+    /// placeholder itself. Otherwise the family's template takes content as a plain string (MiniCPM-V):
+    /// each message is given as its parts joined by "\n", every image written as this text (which is
+    /// then `imagePlaceholder`).
+    var imagePartText: String? { get }
+}
+
+public extension VisionLanguage {
+    var imagePartText: String? { nil }
 }
 
 /// Prompt helpers shared by families whose processor repeats one placeholder per image token.

@@ -87,21 +87,87 @@ public enum Kernels {
     // MARK: Kernels
 
     /// y[t, r] = sum_c w[r, c] * x[t, c] for t < n, r < w.rows. x: [n, w.cols]; y: [n, ldy] (ldy defaults
-    /// to w.rows). Any dtype, quantized included (w.cols a multiple of the block size; see quant_template.h). Rows are split across the pool in chunks aligned to the kernel's row tile.
+    /// to w.rows). Any dtype, quantized included (w.cols a multiple of the block size). Block-quantized
+    /// weights take `matmulInt8Activations` (llama.cpp's int8 activations) wherever it is the faster path
+    /// (decode and compare batches always; prefill with the AVX-512 VNNI Q8_0/Q4_0 kernel), otherwise
+    /// `matmulF32Activations`. Rows are split across the pool in chunks aligned to the kernel's row tile.
     public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
+        if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 {
+            matmulInt8Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        } else {
+            matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        }
+    }
+
+    /// `matmul` for block-quantized weights with int8 activations: x is quantized once per call to blocks
+    /// of 32 int8 with an f32 scale (quant_int8_template.h), then every thread runs integer block dot
+    /// products on its rows. `matmulF32Activations` is its f32 reference twin.
+    public static func matmulInt8Activations(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                             n: Int, ldy: Int? = nil, pool: ThreadPool = .shared) {
+        let rows = w.rows, cols = w.cols, stride = ldy ?? rows
+        if n <= 0 || rows <= 0 { return }
+        let code = w.dtype.kernelCode
+        precondition(sq_matmul_q8act_supported(code, Int64(cols)) != 0,
+                     "\(w.name): \(w.dtype) rows of \(cols) have no int8-activation kernel")
+        let data = w.data
+        withUnsafeTemporaryAllocation(byteCount: Int(sq_q8act_bytes(Int64(n), Int64(cols))), alignment: 64) { buf in
+            let act = buf.baseAddress!
+            if n * cols < serialWork {
+                sq_quantize_act(x, Int64(n), Int64(cols), act, 0, Int64(n))
+            } else {
+                pool.parallelRanges(n) { r in
+                    sq_quantize_act(x, Int64(n), Int64(cols), act, Int64(r.lowerBound), Int64(r.upperBound))
+                }
+            }
+            if rows * cols * n < serialWork {
+                sq_matmul_q8act(code, data, act, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
+                return
+            }
+            pool.parallelRanges(rows, align: Int(sq_matmul_row_tile())) { range in
+                sq_matmul_q8act(code, data, act, y, Int64(n), Int64(cols), Int64(stride),
+                                Int64(range.lowerBound), Int64(range.upperBound))
+            }
+        }
+    }
+
+    /// Whether `matmul` may take the int8-activation path for block-quantized weights (default true; false
+    /// makes every matmul use `matmulF32Activations`, for A/B comparisons). Set it between kernels only.
+    public nonisolated(unsafe) static var int8Activations = true
+
+    /// `matmul` with f32 activations for every dtype: quantized weights are dequantized in registers
+    /// (decode) or in panels (prefill) and accumulated in f32, with no rounding of x. The only path for
+    /// F32/F16/BF16; for block-quantized weights, the reference twin of the int8 path.
+    public static func matmulF32Activations(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                            n: Int, ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
         precondition(cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(cols) are not whole blocks")
         let code = w.dtype.kernelCode
         let data = w.data
         if rows * cols * n < serialWork {
-            sq_matmul(code, data, x, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
+            sq_matmul_f32act(code, data, x, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
             return
         }
         pool.parallelRanges(rows, align: Int(sq_matmul_row_tile())) { range in
-            sq_matmul(code, data, x, y, Int64(n), Int64(cols), Int64(stride),
-                      Int64(range.lowerBound), Int64(range.upperBound))
+            sq_matmul_f32act(code, data, x, y, Int64(n), Int64(cols), Int64(stride),
+                             Int64(range.lowerBound), Int64(range.upperBound))
+        }
+    }
+
+    /// x [n, cols] (cols a multiple of 32) as the int8 blocks `matmul` feeds its integer dot products
+    /// (sq_quantize_act with the active ISA): for tests against `Reference.quantizeActivations`.
+    public static func quantizeActivations(_ x: UnsafePointer<Float>, n: Int, cols: Int) -> QuantizedActivations {
+        precondition(cols % 32 == 0, "activation rows of \(cols) are not whole blocks of 32")
+        let blocks = n * cols / 32
+        var buf = [UInt8](repeating: 0, count: Int(sq_q8act_bytes(Int64(n), Int64(cols))))
+        buf.withUnsafeMutableBytes { sq_quantize_act(x, Int64(n), Int64(cols), $0.baseAddress!, 0, Int64(n)) }
+        return buf.withUnsafeBytes { raw in
+            let q = Array(raw.bindMemory(to: Int8.self).prefix(n * cols))
+            var d = [Float](repeating: 0, count: blocks), s = d
+            d.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(n * cols)..<(n * cols + 4 * blocks)])) }
+            s.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(n * cols + 4 * blocks)..<(n * cols + 8 * blocks)])) }
+            return QuantizedActivations(q: q, d: d, s: s)
         }
     }
 

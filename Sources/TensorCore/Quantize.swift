@@ -1,9 +1,9 @@
 import CKernels
 
-/// Quantisation of f32/f16/bf16 weights into block formats at load time (`--quant`).
+/// Quantisation of f32/f16/bf16 weights into block formats at load time (`--quant`, `squint quantize`).
 public enum Quantizer {
     /// The formats weights can be quantized into here.
-    public static let targets: [DType] = [.q8_0, .q4_0]
+    public static let targets: [DType] = [.q8_0, .q4_0, .q4_K]
 
     /// Whether `view` can be stored as `dtype`: a matrix whose rows are whole blocks.
     public static func canQuantize(_ view: TensorView, to dtype: DType) -> Bool {
@@ -23,6 +23,7 @@ public enum Quantizer {
                     Kernels.convertRow(view, row: r, into: tmp.baseAddress!)
                     switch dtype {
                     case .q8_0: sq_quantize_row_q8_0(tmp.baseAddress!, out + r * rowBytes, Int64(cols))
+                    case .q4_K: sq_quantize_row_q4_K(tmp.baseAddress!, out + r * rowBytes, Int64(cols))
                     default: sq_quantize_row_q4_0(tmp.baseAddress!, out + r * rowBytes, Int64(cols))
                     }
                 }

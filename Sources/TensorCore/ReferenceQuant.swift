@@ -83,3 +83,49 @@ extension Reference {
         return (Int((s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30)), Int((s[j + 4] >> 4) | ((s[j] >> 2) & 0x30)))
     }
 }
+
+/// int8 activations (the reference twin of CKernels' sq_quantize_act, llama.cpp's Q8_0 activation
+/// rounding with an f32 scale): per block of 32, d = max|x| / 127 and q = x * (127 / max|x|) rounded to
+/// nearest even. Same f32 operations, so the bits agree with the kernels on every ISA.
+public struct QuantizedActivations: Sendable, Equatable {
+    /// [n, cols] quants, [n, cols / 32] block scales, and block sums s = d * sum(q).
+    public var q: [Int8]
+    public var d: [Float]
+    public var s: [Float]
+
+    public init(q: [Int8], d: [Float], s: [Float]) {
+        self.q = q
+        self.d = d
+        self.s = s
+    }
+
+    /// The values the int8 matmul multiplies: q * d (exact in f32: q has 8 bits).
+    public var dequantized: [Float] {
+        q.indices.map { i in Float(q[i]) * d[i / 32] }
+    }
+}
+
+extension Reference {
+    /// x [rows of cols, cols a multiple of 32] quantized to int8 blocks of 32.
+    public static func quantizeActivations(_ x: [Float], cols: Int) -> QuantizedActivations {
+        precondition(cols % 32 == 0 && x.count % cols == 0)
+        let blocks = x.count / 32
+        var q = [Int8](repeating: 0, count: x.count), d = [Float](repeating: 0, count: blocks)
+        var s = [Float](repeating: 0, count: blocks)
+        for b in 0..<blocks {
+            var amax: Float = 0
+            for i in 0..<32 { amax = max(amax, abs(x[32 * b + i])) }
+            let scale = amax / 127, id: Float = amax > 0 ? 127 / amax : 0
+            var sum = 0
+            for i in 0..<32 {
+                let r = (x[32 * b + i] * id).rounded(.toNearestOrEven)
+                let v = Int8(max(-128, min(127, r)))
+                q[32 * b + i] = v
+                sum += Int(v)
+            }
+            d[b] = scale
+            s[b] = scale * Float(sum)
+        }
+        return QuantizedActivations(q: q, d: d, s: s)
+    }
+}

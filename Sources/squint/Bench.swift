@@ -23,7 +23,7 @@ struct Bench: AsyncParsableCommand {
     var repetitions = 1
     @Option(help: "Also encode this image with the vision tower and report its time (vision models).")
     var image: String?
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
     @Flag(help: "Measure the chat's key-to-frame latency while a reply is generated (headless, real engine).")
     var ui = false
@@ -66,6 +66,8 @@ struct Bench: AsyncParsableCommand {
         // Read bandwidth is measured before and after the model runs and the better figure kept: one
         // measurement on a busy machine can come out low and make the bound look beatable.
         let bandwidthBefore = Bandwidth.measureReadGBps()
+        // The bandwidth probe's buffer is not the model's memory: the peak is counted from here on.
+        let peakCounted = ProcessMemory.resetPeak()
         let t0 = now()
         let loaded = try LoadedModel(directory: try ModelLocator.resolve(model),
                                      options: LoadOptions(quantization: try quant.map(Quantization.parse)))
@@ -93,6 +95,10 @@ struct Bench: AsyncParsableCommand {
             }
             bestDecode = min(bestDecode, Double(now() - b) / 1e6)
         }
+        // Peak resident memory of the single-stream run (before the batch below adds its caches): the
+        // mmap'd weights it touched, any weights converted at load, the KV cache, the process itself.
+        let peakRSS = peakCounted ? ProcessMemory.peakResidentBytes() : nil
+        let kvBytes = cache.byteCount
         // Batched decode: `batch` sequences share each step's weight reads.
         var batchTPS = 0.0
         if batch > 1 {
@@ -147,7 +153,12 @@ struct Bench: AsyncParsableCommand {
                 "prefill_tokens_per_s": prefillTPS, "decode_tokens_per_s": decodeTPS,
                 "weight_bytes_per_token": Int(bytes), "read_bandwidth_gbps": bandwidth,
                 "decode_bound_tokens_per_s": boundTPS, "decode_fraction_of_bound": fraction,
+                "kv_cache_bytes": kvBytes,
             ]
+            if let peakRSS {
+                object["peak_rss_bytes"] = peakRSS
+                object["peak_rss_over_weights_and_kv"] = Double(peakRSS) / (bytes + Double(kvBytes))
+            }
             if batch > 1 {
                 object["batch"] = batch
                 object["batch_decode_tokens_per_s"] = batchTPS
@@ -167,6 +178,9 @@ struct Bench: AsyncParsableCommand {
         print("model      \(loaded.familyName) (\(loaded.modelType)), \(f(bytes / 1e6)) MB of weights read per token, \(ThreadPool.shared.threadCount) threads, loaded in \(f(loadMs)) ms")
         print("prefill    \(promptTokens) tokens in \(f(bestPrefill)) ms: \(f(prefillTPS)) tokens/s")
         print("decode     \(genTokens) tokens in \(f(bestDecode)) ms: \(f(decodeTPS)) tokens/s")
+        if let peakRSS {
+            print("memory     peak RSS \(f(Double(peakRSS) / 1e6)) MB = \(f(Double(peakRSS) / (bytes + Double(kvBytes)), 2))x weights + KV cache (\(f(Double(kvBytes) / 1e6)) MB for \(capacity) tokens)")
+        }
         if batch > 1 {
             print("batch      \(batch) sequences in lockstep: \(f(batchTPS)) tokens/s in all, \(f(batchTPS / decodeTPS, 2))x one sequence")
         }
@@ -174,5 +188,24 @@ struct Bench: AsyncParsableCommand {
             print("image      \(r.tokens) vision tokens: preprocess \(f(r.prepareMs)) ms, encode \(f(r.encodeMs)) ms (\(f(Double(r.tokens) / r.encodeMs * 1000)) vision tokens/s)")
         }
         print("bandwidth  \(f(bandwidth, 2)) GB/s measured read; bound \(f(boundTPS)) tokens/s; decode at \(f(fraction * 100)) % of the bound")
+    }
+}
+
+/// The process's peak resident set (VmHWM in /proc/self/status), nil where that file is missing.
+enum ProcessMemory {
+    /// Restarts the peak count at the current resident set (Linux: "5" to /proc/self/clear_refs).
+    static func resetPeak() -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/self/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
+    }
+
+    static func peakResidentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
     }
 }

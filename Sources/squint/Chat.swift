@@ -18,7 +18,7 @@ struct Chat: AsyncParsableCommand {
         NO_COLOR=1 draws without colours (image previews become text).
         """)
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama text models), or a repo id in the Hugging Face cache.")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL or MiniCPM-V with its mmproj), or a repo id in the Hugging Face cache.")
     var model: String?
     @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
     var resume = false
@@ -37,9 +37,13 @@ struct Chat: AsyncParsableCommand {
     var maxTokens: Int?
     @Option(help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
+    @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: a .gguf file named *mmproj* beside the model).")
+    var mmproj: String?
     @OptionGroup var sampling: SamplingOptions
+
+    var mmprojURL: URL? { mmproj.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
 
     /// With --resume, a first argument that is not an existing file is the session id.
     var sessionID: String? {
@@ -104,7 +108,7 @@ struct Chat: AsyncParsableCommand {
         let url = try ModelLocator.resolve(model)
         let engine = try InferenceEngine(directory: url, options: EngineOptions(
             contextLength: context, quantization: try quant.map(Quantization.parse),
-            tokenDelay: (environment["SQUINT_TOKEN_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000))
+            tokenDelay: (environment["SQUINT_TOKEN_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000, mmproj: mmprojURL))
         // A repo id names itself ("org/name" -> "name"); a directory by its last component.
         let name = URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.lastPathComponent
         let backend = EngineBackend(engine: engine, name: name)

@@ -11,7 +11,7 @@ struct Generate: AsyncParsableCommand {
             + "model's own chat template with the generation prompt added. --messages takes a whole conversation "
             + "instead; --raw feeds the text with no template.")
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama text models), or a Hugging Face repo id in the local cache.")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL or MiniCPM-V with its mmproj), or a Hugging Face repo id in the local cache.")
     var model: String
     @Option(name: .customLong("image"), help: "An image to attach (repeatable); fills the image parts in order.")
     var images: [String] = []
@@ -45,9 +45,13 @@ struct Generate: AsyncParsableCommand {
     var longestEdge: Int?
     @Flag(name: .customLong("no-split"), help: "SmolVLM / Idefics3: encode only the global image, without tiles.")
     var noSplit = false
-    @Option(help: "Quantize the language model's weights at load: q8_0 or q4_0 (default: as stored).")
+    @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
+    @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: a .gguf file named *mmproj* beside the model).")
+    var mmproj: String?
     @OptionGroup var sampling: SamplingOptions
+
+    var mmprojURL: URL? { mmproj.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
 
     func validate() throws {
         if raw && messages != nil { throw ValidationError("--raw and --messages cannot be combined") }
@@ -75,7 +79,8 @@ struct Generate: AsyncParsableCommand {
             throw CLIError("cannot read image \(path): no such file or not readable")
         }
         let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
-                                         options: EngineOptions(contextLength: context, quantization: try quant.map(Quantization.parse)))
+                                         options: EngineOptions(contextLength: context, quantization: try quant.map(Quantization.parse),
+                                                                       mmproj: mmprojURL))
         var request = GenerationRequest(prompt: try promptInput(multimodal: engine.model.isMultimodal))
         request.maxTokens = maxTokens
         request.sampling = try sampling.settings()

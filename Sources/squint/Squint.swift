@@ -9,7 +9,7 @@ struct Squint: AsyncParsableCommand {
         discussion: "Models are Hugging Face model directories (config.json, *.safetensors, tokenizer.json) or "
             + "repo ids in the local Hugging Face cache. See `man squint` for the full reference.",
         version: SquintVersion.string,
-        subcommands: [Chat.self, Generate.self, Bench.self, ListModels.self],
+        subcommands: [Chat.self, Generate.self, Bench.self, ListModels.self, Quantize.self],
         defaultSubcommand: Chat.self)
 }
 

@@ -123,6 +123,16 @@ final class AttachmentReducerTests: XCTestCase {
         XCTAssertEqual(s.pendingPlan?.requests.first?.messages.last?.images, [])
     }
 
+    /// A GGUF vision model loaded without its mmproj says so instead of "reads text only".
+    func testMissingVisionPartIsTheNotice() {
+        var s = makeState()
+        s.files = fakeFiles()
+        s.info.imagesUnavailable = "m.gguf is the text half of a vision model: give llama.cpp's mmproj file with --mmproj FILE"
+        send(&s, typing("/image /work/cat.png") + [.enter])
+        XCTAssertEqual(s.notice, s.info.imagesUnavailable)
+        XCTAssertTrue(s.pendingImages.isEmpty)
+    }
+
     func testPathInTheMessageIsReadThenSentWithoutItsText() {
         var s = visionState()
         let r = send(&s, typing("what is in '~/my photo.jpg'?") + [.enter])

@@ -91,3 +91,17 @@ final class ConfigTests: XCTestCase {
         }
     }
 }
+
+/// SigLIP as the real checkpoints configure it: 384 px tiles, 14 px patches (27 x 27 patches, the last
+/// 6 px unread), which LLaVA-OneVision and SmolVLM-Instruct use.
+final class SigLIPConfigTests: XCTestCase {
+    func testTileSizeNeedNotBeAMultipleOfThePatch() throws {
+        let c = JSONConfig(path: "config.json", object: ["hidden_size": 1152, "num_attention_heads": 16,
+                                                         "image_size": 384, "patch_size": 14])
+        let config = try SigLIPConfig.parse(c)
+        XCTAssertEqual(config.patchesPerSide, 27)
+        XCTAssertThrowsError(try SigLIPConfig.parse(JSONConfig(path: "config.json", object: ["image_size": 8, "patch_size": 14]))) {
+            XCTAssertTrue("\($0)".contains("image_size"), "\($0)")
+        }
+    }
+}

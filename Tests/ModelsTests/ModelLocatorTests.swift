@@ -67,3 +67,31 @@ extension ModelLocatorTests {
         XCTAssertEqual(model.modelType, "qwen2")
     }
 }
+
+extension ModelLocatorTests {
+    /// A vision model pulled with Ollama: its manifest has a model layer (the text GGUF) and a projector
+    /// layer (llama.cpp's mmproj file); `--model qwen2vl-tiny` loads both.
+    func testOllamaVisionModelFindsItsProjector() throws {
+        let root = try Fixtures.temporaryDirectory("ollama-vl")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (text, projector) = (String(repeating: "12", count: 32), String(repeating: "34", count: 32))
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("blobs"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Fixtures.url("gguf-vl/qwen2-vl-f32.gguf"), to: root.appendingPathComponent("blobs/sha256-\(text)"))
+        try FileManager.default.copyItem(at: Fixtures.url("gguf-vl/mmproj-qwen2-vl-f32.gguf"),
+                                        to: root.appendingPathComponent("blobs/sha256-\(projector)"))
+        let manifestDir = root.appendingPathComponent("manifests/registry.ollama.ai/library/qwen2vl-tiny")
+        try FileManager.default.createDirectory(at: manifestDir, withIntermediateDirectories: true)
+        try """
+        {"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:\(text)","size":1},
+        {"mediaType":"application/vnd.ollama.image.projector","digest":"sha256:\(projector)","size":1}]}
+        """.write(to: manifestDir.appendingPathComponent("latest"), atomically: true, encoding: .utf8)
+        let env = ["OLLAMA_MODELS": root.path, "HF_HUB_CACHE": root.appendingPathComponent("none").path]
+        let url = try ModelLocator.resolve("qwen2vl-tiny", environment: env)
+        XCTAssertEqual(try ModelLocator.mmproj(beside: url)?.lastPathComponent, "sha256-\(projector)")
+        let model = try LoadedModel(directory: url)
+        XCTAssertNotNil(model.vision)
+        XCTAssertEqual(model.mmproj?.lastPathComponent, "sha256-\(projector)")
+        // Another blob in the same folder is not taken for a projector.
+        XCTAssertNil(OllamaStore.projectorBlob(forModel: root.appendingPathComponent("blobs/sha256-\(projector)")))
+    }
+}

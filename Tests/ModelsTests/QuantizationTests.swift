@@ -20,8 +20,9 @@ final class QuantizationTests: XCTestCase {
         }
     }
 
-    /// A model quantized at load computes what the same model with the dequantized weights computes (the
-    /// quantized kernels keep activations in f32), and stays near the original model.
+    /// A model quantized at load computes what the same model with the dequantized weights computes when
+    /// the quantized kernels keep activations in f32 (Kernels.matmulF32Activations), and stays near the
+    /// original model with the default int8 activations too.
     func testQuantizedModelMatchesItsDequantizedTwin() throws {
         let dir = Fixtures.url("models/smollm2-v5")
         let original = try WeightStore(directory: dir)
@@ -36,14 +37,23 @@ final class QuantizationTests: XCTestCase {
         let config = try TextConfig.parse(try JSONConfig.load(dir.appendingPathComponent("config.json")), modelType: "llama")
         let models = try [quantized, twin, original].map { try DecoderModel(config: config, weights: $0) }
         let prompt = [5, 17, 200, 301, 44, 9, 1000]
-        let logits = try models.map { m -> [Float] in
+        func run(_ m: DecoderModel) throws -> [Float] {
             var out = [Float](repeating: 0, count: m.logitCount)
             try out.withUnsafeMutableBufferPointer { try m.forward(tokens: prompt, cache: m.makeCache(capacity: 32), logits: $0.baseAddress!) }
             return out
         }
+        let logits = try models.map(run)
+        Kernels.int8Activations = false
+        defer { Kernels.int8Activations = true }
+        let f32Activations = try run(models[0])
+        Kernels.int8Activations = true
         let scale = logits[2].map(abs).max()!
-        let kernel = closeness(logits[0], logits[1])
-        XCTAssertLessThanOrEqual(kernel.maxAbsDiff, 1e-4 * scale, "quantized kernels vs dequantized f32: \(kernel)")
+        let kernel = closeness(f32Activations, logits[1])
+        XCTAssertLessThanOrEqual(kernel.maxAbsDiff, 1e-4 * scale, "quantized kernels (f32 activations) vs dequantized f32: \(kernel)")
+        // int8 activations round each x by up to half a step of its block's max / 127: a small drift.
+        let int8 = closeness(logits[0], logits[1])
+        XCTAssertLessThanOrEqual(int8.nmse, 1e-3, "int8 activations vs dequantized f32: \(int8)")
+        XCTAssertGreaterThan(int8.maxAbsDiff, 0, "the default path rounds activations")
         let drift = closeness(logits[0], logits[2])
         XCTAssertLessThanOrEqual(drift.nmse, 1e-3, "Q8_0 should stay close to the f32 model: \(drift)")
     }

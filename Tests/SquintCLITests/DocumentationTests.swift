@@ -5,7 +5,7 @@ import TestSupport
 /// The help and the man page tell the truth: every flag a subcommand accepts is documented in
 /// man/squint.1 and mentioned in the README, and the help itself is snapshotted.
 final class DocumentationTests: XCTestCase {
-    static let subcommands = ["generate", "bench", "chat", "models"]
+    static let subcommands = ["generate", "bench", "chat", "models", "quantize"]
 
     private func flags(of subcommand: String) throws -> Set<String> {
         let r = try BinaryRunner.run([subcommand, "--help"])
@@ -29,8 +29,10 @@ final class DocumentationTests: XCTestCase {
                 XCTAssertTrue(man.contains(flag), "man/squint.1 does not document \(sub) \(flag)")
             }
         }
-        for flag in try flags(of: "generate").sorted() {
-            XCTAssertTrue(readme.contains(flag), "README does not list generate \(flag)")
+        for sub in ["generate", "quantize"] {
+            for flag in try flags(of: sub).sorted() {
+                XCTAssertTrue(readme.contains(flag), "README does not list \(sub) \(flag)")
+            }
         }
     }
 

@@ -2,8 +2,9 @@ import TensorCore
 import TestSupport
 import XCTest
 
-/// Matmul over block-quantized weights (fused Q8_0/Q4_0 decode paths, the per-block dequantize path of
-/// the other types, the dequantized-panel prefill path) against the reference twin: Reference.matmul
+/// The f32-activation matmul over block-quantized weights (Kernels.matmulF32Activations, the int8
+/// path's twin: fused Q8_0/Q4_0 decode paths, the per-block dequantize path of the other types, the
+/// dequantized-panel prefill path) against the reference twin: Reference.matmul
 /// dequantizes with the Swift twin of gguf-py's formulas and accumulates in Double. Every dequantized
 /// weight is exact in f32 (an f16 scale times a small integer), so the kernels differ from the
 /// reference only by f32 summation order: the same bounds as the float matmul tests hold.
@@ -53,7 +54,7 @@ final class QuantMatmulTests: XCTestCase {
             var y = [Float](repeating: sentinel, count: n * stride)
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    Kernels.matmul(w, xp.baseAddress!, yp.baseAddress!, n: n, ldy: ldy)
+                    Kernels.matmulF32Activations(w, xp.baseAddress!, yp.baseAddress!, n: n, ldy: ldy)
                 }
             }
             var got = [Float]()

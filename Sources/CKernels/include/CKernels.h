@@ -1,11 +1,13 @@
 #ifndef SQUINT_CKERNELS_H
 #define SQUINT_CKERNELS_H
-// Hot CPU kernels of Squint. One portable binary: every kernel exists as an AVX-512, an AVX2+FMA+F16C
-// and a scalar variant; the public entry points below pick one at run time by cpuid (overridable with
+// Hot CPU kernels of Squint. One portable binary: every kernel exists as an AVX-512 (F, BW, VL, VNNI), an
+// AVX2+FMA+F16C and a scalar variant; the public entry points below pick one at run time by cpuid (overridable with
 // sq_set_isa or the environment variable SQUINT_ISA=scalar|avx2|avx512, for tests and benchmarks).
 //
 // Conventions: weights are row-major [rows, cols] in dtype sq_dtype; activations are f32. Every
-// accumulation is in f32 with bf16/f16 widened exactly (activations are never rounded to 16 bits).
+// accumulation is in f32 with bf16/f16 widened exactly (activations are never rounded to 16 bits),
+// except the matmul over block-quantized weights, which rounds activations to int8 blocks as llama.cpp
+// does (sq_matmul, sq_quantize_act).
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,9 +47,30 @@ int64_t sq_matmul_row_tile(void);
 
 /// Y[t, r] = sum_c W[r, c] * X[t, c] for t in [0, n), r in [r0, r1).
 /// W: [rows, cols] of `dtype`; X: [n, cols] f32 (row stride cols); Y: [n, ldy] f32.
-/// Y must not overlap X or W.
+/// Y must not overlap X or W. Block-quantized W (where sq_matmul_uses_q8act) takes the int8 path: X is
+/// quantized to blocks of 32 int8 (sq_quantize_act, into a malloc'd buffer) and sq_matmul_q8act runs;
+/// F32/F16/BF16 W and the fallback compute in f32 (sq_matmul_f32act).
 void sq_matmul(int dtype, const void *W, const float *X, float *Y,
                int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
+
+/// The f32-activation matmul for every dtype (quantized weights dequantized in registers or panels):
+/// the reference twin of the int8 path, and the only path for F32/F16/BF16.
+void sq_matmul_f32act(int dtype, const void *W, const float *X, float *Y,
+                      int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
+
+/// Whether the int8 path exists for this weight type and row length (block formats, whole blocks), and
+/// whether sq_matmul takes it for n tokens with the active ISA (where it is the faster one).
+int sq_matmul_q8act_supported(int dtype, int64_t cols);
+int sq_matmul_uses_q8act(int dtype, int64_t cols, int64_t n);
+
+/// int8 activations as llama.cpp's Q8_0/Q8_1 (one f32 scale per block of 32; cols a multiple of 32):
+/// bytes of the buffer for n rows of cols, then rows [t0, t1) of X [n, cols] quantized into it
+/// (d = max|x| / 127, q = x / d rounded to nearest even; identical bits on every ISA), and
+/// Y[t, r] for r in [r0, r1) computed from it with integer block dot products (sq_matmul's shape rules).
+int64_t sq_q8act_bytes(int64_t n, int64_t cols);
+void sq_quantize_act(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1);
+void sq_matmul_q8act(int dtype, const void *W, const void *act, float *Y,
+                     int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
 /// y = x / sqrt(mean(x^2) + eps) * (w + w_offset) over one row of n; w may be NULL (no weight).
 /// Norm weights (here and in sq_layernorm) are F32, F16 or BF16: GGUF stores norms as F32.
@@ -113,6 +136,8 @@ void sq_cpu_relax(void);
 // f32 -> Q8_0 / Q4_0 rows (n a multiple of 32), byte-identical to gguf-py's quantize.
 void sq_quantize_row_q8_0(const float *x, void *out, int64_t n);
 void sq_quantize_row_q4_0(const float *x, void *out, int64_t n);
+// f32 -> Q4_K rows (n a multiple of 256), llama.cpp's quantize_row_q4_K_ref.
+void sq_quantize_row_q4_K(const float *x, void *out, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,11 @@ struct Qwen2VisionConfig: Sendable {
     /// Qwen2.5-VL: window attention size in pixels, and the blocks that attend over the whole image.
     var windowSize: Int
     var fullAttentionBlocks: Set<Int>
+    /// Epsilon of the block and merger norms (transformers hard-codes 1e-6; an mmproj GGUF states it).
+    var normEps: Float = 1e-6
+    /// llama.cpp's activations (an mmproj GGUF): ggml's f16-table GELUs, and its tanh GELU in the merger
+    /// where transformers uses the erf form. See `GGMLActivation`.
+    var ggmlActivations = false
 
     var headDim: Int { embedDim / heads }
     var patchDim: Int { inChannels * temporalPatchSize * patchSize * patchSize }
@@ -235,12 +240,12 @@ final class Qwen2VisionTower: @unchecked Sendable {
             norm(x, &xn, rows: n, dim: e, weight: b.norm2, bias: b.norm2Bias)
             if let fc1 = b.fc1, let fc2 = b.fc2 {
                 VisionOps.linear(fc1, b.fc1Bias, xn, &mlpA, rows: n)
-                mlpA.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
+                mlpA.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count) }
                 VisionOps.linear(fc2, b.fc2Bias, mlpA, &xn, rows: n)
             } else if let gate = b.gate, let up = b.up, let down = b.down {
                 VisionOps.linear(gate, b.gateBias, xn, &mlpA, rows: n)
                 VisionOps.linear(up, b.upBias, xn, &mlpB, rows: n)
-                mlpA.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
+                mlpA.withUnsafeMutableBufferPointer { activate($0.baseAddress!, count: $0.count) }
                 for i in 0..<mlpA.count { mlpA[i] *= mlpB[i] }
                 VisionOps.linear(down, b.downBias, mlpA, &xn, rows: n)
             }
@@ -251,7 +256,10 @@ final class Qwen2VisionTower: @unchecked Sendable {
         let groups = n / unit, hidden = e * unit
         var h1 = [Float](repeating: 0, count: groups * hidden)
         VisionOps.linear(merger0, merger0Bias, xn, &h1, rows: groups)
-        h1.withUnsafeMutableBufferPointer { VisionOps.apply(.geluErf, $0.baseAddress!, count: $0.count) }
+        h1.withUnsafeMutableBufferPointer {
+            if c.ggmlActivations { GGMLActivation.gelu.apply($0.baseAddress!, count: $0.count) }
+            else { VisionOps.apply(.geluErf, $0.baseAddress!, count: $0.count) }
+        }
         var out = [Float](repeating: 0, count: groups * c.outHidden)
         VisionOps.linear(merger2, merger2Bias, h1, &out, rows: groups)
         if c.isV25 {
@@ -265,12 +273,21 @@ final class Qwen2VisionTower: @unchecked Sendable {
         return out
     }
 
+    private func activate(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if config.ggmlActivations, let g = GGMLActivation.matching(config.activation) {
+            g.apply(x, count: count)
+        } else {
+            VisionOps.apply(config.activation, x, count: count)
+        }
+    }
+
     private func norm(_ x: [Float], _ out: inout [Float], rows: Int, dim: Int, weight: TensorView, bias: TensorView?) {
+        let eps = config.normEps
         x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
             if config.isV25 {
-                Kernels.rmsnorm(x: xp.baseAddress!, weight: weight, out: op.baseAddress!, n: dim, rows: rows, eps: 1e-6)
+                Kernels.rmsnorm(x: xp.baseAddress!, weight: weight, out: op.baseAddress!, n: dim, rows: rows, eps: eps)
             } else {
-                VisionOps.layerNorm(xp.baseAddress!, out: op.baseAddress!, rows: rows, dim: dim, weight: weight, bias: bias, eps: 1e-6)
+                VisionOps.layerNorm(xp.baseAddress!, out: op.baseAddress!, rows: rows, dim: dim, weight: weight, bias: bias, eps: eps)
             }
         } }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import ImageProcessing
+import TensorCore
 
 // MARK: - Processor
 
@@ -16,6 +17,22 @@ struct Qwen2VLProcessorConfig: Sendable {
     var rescaleFactor: Double
     var doRescale: Bool
     var doNormalize: Bool
+    /// Whose preprocessing to reproduce: transformers' PIL processor (a hub checkpoint) or llama.cpp's
+    /// (an mmproj GGUF, `mtmd_image_preprocessor_dyn_size`).
+    var flavor: Flavor = .transformers
+
+    enum Flavor: Sendable { case transformers, llamaCpp }
+
+    /// The target size of an image (both sides multiples of patch x merge).
+    func targetSize(width: Int, height: Int, minPixels: Int, maxPixels: Int) throws -> (height: Int, width: Int) {
+        let factor = patchSize * mergeSize
+        switch flavor {
+        case .transformers:
+            return try SmartResize.size(height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
+        case .llamaCpp:
+            return try SmartResize.llamaCppSize(height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
+        }
+    }
 
     static func load(directory: URL, vision: Qwen2VisionConfig) throws -> Qwen2VLProcessorConfig {
         var c: JSONConfig?
@@ -52,6 +69,49 @@ struct Qwen2VLProcessorConfig: Sendable {
 }
 
 enum SmartResize {
+    /// llama.cpp's `img_tool::resize` with PAD_CEIL, which Qwen2-VL's mmproj path uses (clip_hparams'
+    /// default): the image is scaled to fit `width` x `height` keeping its aspect ratio (f32 scale, sides
+    /// rounded up), centred, and the rest filled black, where transformers stretches it to the target.
+    /// Resampling is llama.cpp's Pillow-style bicubic, always horizontal pass first (Pillow <= 12's order).
+    static func llamaCppFit(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        let scale = min(Float(width) / Float(image.width), Float(height) / Float(image.height))
+        let fw = min(Int((Float(image.width) * scale).rounded(.up)), width)
+        let fh = min(Int((Float(image.height) * scale).rounded(.up)), height)
+        let fitted = fw == image.width && fh == image.height
+            ? image
+            : Resampler.resize(image, width: fw, height: fh, filter: .bicubic, passOrder: .horizontalFirst)
+        var canvas = [UInt8](repeating: 0, count: width * height * 3)
+        let ox = (width - fw) / 2, oy = (height - fh) / 2
+        for y in 0..<fh {
+            let src = y * fw * 3, dst = ((y + oy) * width + ox) * 3
+            canvas.replaceSubrange(dst..<(dst + fw * 3), with: fitted.pixels[src..<(src + fw * 3)])
+        }
+        return RGBImage(width: width, height: height, pixels: canvas)
+    }
+
+    /// llama.cpp's `img_tool::calc_size_preserved_ratio` (mtmd-image.cpp): the same rule as `smart_resize`
+    /// but in f32 with C's round() (halves away from zero, so 70 px -> 84 where Python gives 56), and no
+    /// aspect-ratio limit.
+    static func llamaCppSize(height: Int, width: Int, factor: Int, minPixels: Int, maxPixels: Int) throws -> (height: Int, width: Int) {
+        guard height > 0, width > 0 else { throw ModelError.invalidConfigValue(path: "image", key: "size", reason: "empty image") }
+        let f = Float(factor)
+        func round(_ x: Float) -> Int { Int((x / f).rounded(.toNearestOrAwayFromZero)) * factor }
+        func ceil(_ x: Float) -> Int { Int((x / f).rounded(.up)) * factor }
+        func floor(_ x: Float) -> Int { Int((x / f).rounded(.down)) * factor }
+        var w = max(factor, round(Float(width)))
+        var h = max(factor, round(Float(height)))
+        if maxPixels > 0 && h * w > maxPixels {
+            let beta = (Float(height) * Float(width) / Float(maxPixels)).squareRoot()
+            h = max(factor, floor(Float(height) / beta))
+            w = max(factor, floor(Float(width) / beta))
+        } else if minPixels > 0 && h * w < minPixels {
+            let beta = (Float(minPixels) / (Float(height) * Float(width))).squareRoot()
+            h = ceil(Float(height) * beta)
+            w = ceil(Float(width) * beta)
+        }
+        return (h, w)
+    }
+
     /// transformers `smart_resize`: both sides multiples of `factor`, pixels within [min, max], aspect
     /// kept. Python's round() rounds halves to even, as `rounded(.toNearestOrEven)` does.
     static func size(height: Int, width: Int, factor: Int, minPixels: Int, maxPixels: Int) throws -> (height: Int, width: Int) {
@@ -96,20 +156,24 @@ final class Qwen2VLPipeline: VisionLanguage, @unchecked Sendable {
     func tokenCount(width: Int, height: Int, settings: ImageSettings) throws -> Int {
         let (lo, hi) = bounds(settings)
         let p = processor.patchSize, m = processor.mergeSize
-        let size = try SmartResize.size(height: height, width: width, factor: p * m, minPixels: lo, maxPixels: hi)
+        let size = try processor.targetSize(width: width, height: height, minPixels: lo, maxPixels: hi)
         return (size.height / p) * (size.width / p) / (m * m)
     }
 
     func prepare(rgb: [UInt8], width: Int, height: Int, settings: ImageSettings) throws -> PreparedImage {
         let (lo, hi) = bounds(settings)
         let p = processor.patchSize, m = processor.mergeSize, tp = processor.temporalPatchSize
-        let size = try SmartResize.size(height: height, width: width, factor: p * m, minPixels: lo, maxPixels: hi)
+        let size = try processor.targetSize(width: width, height: height, minPixels: lo, maxPixels: hi)
         let (rh, rw) = size
+        let llamaCpp = processor.flavor == .llamaCpp
         // PIL bicubic on uint8, then rescale (f64 multiply, cast to f32) and normalise in f32, as the
-        // PIL image processor does.
+        // PIL image processor does. llama.cpp: its Pillow-style bicubic, always the horizontal pass first
+        // (Pillow <= 12's order), then u8 / 255.0f and (x - mean) / std in f32 (clip_image_f32::normalize).
         let resized: [UInt8]
         if rw == width && rh == height {
             resized = rgb
+        } else if llamaCpp {
+            resized = SmartResize.llamaCppFit(RGBImage(width: width, height: height, pixels: rgb), width: rw, height: rh).pixels
         } else {
             resized = Resampler.resize(RGBImage(width: width, height: height, pixels: rgb),
                                        width: rw, height: rh, filter: .bicubic).pixels
@@ -120,8 +184,12 @@ final class Qwen2VLPipeline: VisionLanguage, @unchecked Sendable {
         var scaled = [Float](repeating: 0, count: 256 * 3)
         for v in 0..<256 {
             for ch in 0..<3 {
-                var x = processor.doRescale ? Float(Double(v) * processor.rescaleFactor) : Float(v)
+                var x: Float
+                if llamaCpp { x = Float(v) / 255 }
+                else { x = processor.doRescale ? Float(Double(v) * processor.rescaleFactor) : Float(v) }
                 if processor.doNormalize { x = (x - processor.mean[ch]) / processor.std[ch] }
+                // llama.cpp's Qwen2-VL patch embedding (ggml_conv_2d) reads the pixels through an F16 im2col.
+                if llamaCpp { x = Half.f16ToFloat(Half.floatToF16(x)) }
                 scaled[v * 3 + ch] = x
             }
         }

@@ -79,7 +79,11 @@ extension SmolVLMPipeline {
                     // Every tile fills the whole grid: the patch mask is all ones, the bucketed ids fixed.
                     let hidden = tower.encode(tile: px.baseAddress! + i * 3 * t * t, height: t, width: t,
                                               layers: tower.loadedLayers, applyPostNorm: true, positionIDs: positionIDs)
-                    let shuffled = Self.pixelShuffle(hidden, side: side, dim: d, factor: scale)
+                    var shuffled = Self.pixelShuffle(hidden, side: side, dim: d, factor: scale)
+                    // ggml's mul_mat with an F16 matrix (an mmproj file's connector) rounds the input to f16.
+                    if tower.config.ggml && projection.dtype == .f16 {
+                        shuffled = shuffled.map { Half.f16ToFloat(Half.floatToF16($0)) }
+                    }
                     guard shuffled.count == rowsPerTile * d * scale * scale else {
                         throw ModelError.invalidConfigValue(path: "image", key: "tile", reason: "unexpected tower output")
                     }

@@ -16,6 +16,44 @@ struct SmolVLMProcessorConfig: Sendable {
     var normalizer: Normalizer
     /// `<image>` tokens per tile.
     var imageSeqLen: Int
+    /// Whose tiling rules: transformers' (hub checkpoints) or llama.cpp's (mmproj files).
+    var flavor: Flavor = .transformers
+
+    enum Flavor: Sendable, Equatable {
+        /// Idefics3ImageProcessor: an image that fits one tile after the rounding is that tile alone; the
+        /// second side of the tile rounding follows the aspect ratio; Pillow's resize pass order.
+        case transformers
+        /// llama.cpp's `mtmd_image_preprocessor_idefics3`: always the tiles plus the overview (a 1 x 1 grid
+        /// too), each side rounded up to whole tiles on its own, horizontal pass first (its Pillow port),
+        /// pixels as clip_image_f32 makes them: u8 / 255.0f, then (x - mean) / std in f32.
+        case llamaCpp(mean: [Float], std: [Float])
+    }
+
+    var isLlamaCpp: Bool { if case .llamaCpp = flavor { return true } else { return false } }
+
+    /// The tiles as the tower's input, `[tiles, 3, t, t]`.
+    func pixels(_ tiles: [RGBImage], roundToF16: Bool) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(tiles.count * 3 * tileSize * tileSize)
+        guard case let .llamaCpp(mean, std) = flavor else {
+            for tile in tiles { out += normalizer.apply(tile, layout: .channelsFirst) }
+            return out
+        }
+        var table = [Float](repeating: 0, count: 256 * 3)
+        for v in 0..<256 {
+            for ch in 0..<3 {
+                let x = (Float(v) / 255 - mean[ch]) / std[ch]
+                table[ch * 256 + v] = roundToF16 ? Half.f16ToFloat(Half.floatToF16(x)) : x
+            }
+        }
+        for tile in tiles {
+            let plane = tile.width * tile.height
+            for ch in 0..<3 {
+                for i in 0..<plane { out.append(table[ch * 256 + Int(tile.pixels[i * 3 + ch])]) }
+            }
+        }
+        return out
+    }
 
     static func load(directory: URL, vision: SigLIPConfig, scale: Int) throws -> SmolVLMProcessorConfig {
         let pre = try JSONConfig.loadIfPresent(directory.appendingPathComponent("preprocessor_config.json"))
@@ -114,6 +152,8 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
     let processor: SmolVLMProcessorConfig
     let imageTokenID: Int
     let positionIDs: [Int]
+    /// An F16 patch kernel from an mmproj file: ggml's conv_2d reads the pixels through an F16 im2col.
+    var roundPixelsToF16 = false
     let imagePlaceholder = "<image>"
     let fakeToken = "<fake_token_around_image>"
     let globalToken = "<global-img>"
@@ -125,7 +165,10 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
         self.processor = processor
         self.imageTokenID = imageTokenID
         let side = tower.config.patchesPerSide
-        positionIDs = SigLIPTower.bucketedPositionIDs(rows: side, cols: side, side: side)
+        // clip.cpp adds the position table row by row; transformers' bucketing of a full grid is the
+        // identity only where 1/side is exact enough (not for every side, e.g. 19 or 25).
+        positionIDs = processor.isLlamaCpp ? Array(0..<(side * side))
+            : SigLIPTower.bucketedPositionIDs(rows: side, cols: side, side: side)
     }
 
     /// The sizes of the two resizes and the tile grid (rows = cols = 0 when the image is one tile).
@@ -137,6 +180,10 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
         let t = processor.tileSize
         let first = SmolVLMSizes.longestEdge(height: height, width: width, maxLen: edge)
         guard settings.splitImages ?? processor.splitImages else { return (first, nil, 0, 0) }
+        if processor.isLlamaCpp {
+            let rows = (first.height + t - 1) / t, cols = (first.width + t - 1) / t
+            return (first, (rows * t, cols * t), rows, cols)
+        }
         let tiled = SmolVLMSizes.wholeTiles(height: first.height, width: first.width, tile: t)
         if tiled.height > t || tiled.width > t {
             return (first, tiled, (tiled.height - t) / t + 1, (tiled.width - t) / t + 1)
@@ -153,25 +200,27 @@ final class SmolVLMPipeline: VisionLanguage, @unchecked Sendable {
         let image = try RGBImage(width: width, height: height, checking: rgb)
         let t = processor.tileSize, f = processor.filter
         let p = try plan(width: width, height: height, settings: settings)
-        // All resizes on uint8 with Pillow's filter, as the PIL backend does.
-        let first = Resampler.resize(image, width: p.first.width, height: p.first.height, filter: f)
+        let order: ResamplePassOrder = processor.isLlamaCpp ? .horizontalFirst : .pillow
+        func resize(_ im: RGBImage, _ w: Int, _ h: Int) -> RGBImage {
+            Resampler.resize(im, width: w, height: h, filter: f, passOrder: order)
+        }
+        // All resizes on uint8 with Pillow's filter, as the PIL backend (and llama.cpp's port) does.
+        let first = resize(image, p.first.width, p.first.height)
         var tiles: [RGBImage] = []
         if let size = p.tiles {
-            let tiled = Resampler.resize(first, width: size.width, height: size.height, filter: f)
+            let tiled = resize(first, size.width, size.height)
             if p.rows > 0 {
                 for r in 0..<p.rows {
                     for c in 0..<p.cols { tiles.append(try tiled.cropped(x: c * t, y: r * t, width: t, height: t)) }
                 }
-                tiles.append(Resampler.resize(tiled, width: t, height: t, filter: f))   // the global image
+                tiles.append(resize(tiled, t, t))   // the global image
             } else {
                 tiles.append(tiled)
             }
         } else {
-            tiles.append(Resampler.resize(first, width: t, height: t, filter: f))
+            tiles.append(resize(first, t, t))
         }
-        var pixels: [Float] = []
-        pixels.reserveCapacity(tiles.count * 3 * t * t)
-        for tile in tiles { pixels += processor.normalizer.apply(tile, layout: .channelsFirst) }   // [tiles, 3, t, t]
+        let pixels = processor.pixels(tiles, roundToF16: roundPixelsToF16)
         let split = p.tiles == nil ? "global" : "split"
         let key = "smolvlm:\(p.first.width)x\(p.first.height):\(split):\(ImageHash.fnv1a(rgb, width: width, height: height))"
         return PreparedImage(pixels: pixels, grid: [tiles.count, p.rows, p.cols],

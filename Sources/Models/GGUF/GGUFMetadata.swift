@@ -81,4 +81,19 @@ struct GGUFMetadata {
             return i
         }
     }
+
+    /// An array of numbers (`tokenizer.ggml.scores` is f32); NaN and infinities are kept, as llama.cpp
+    /// compares them as they are.
+    func optionalDoubles(_ key: String) throws -> [Double]? {
+        guard let v = values[key] else { return nil }
+        guard let items = v.array else {
+            throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected an array of numbers, found \(v.type)")
+        }
+        return try items.map {
+            guard let d = $0.double else {
+                throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected numbers, found \($0.type)")
+            }
+            return d
+        }
+    }
 }

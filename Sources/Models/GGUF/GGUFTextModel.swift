@@ -2,10 +2,11 @@ import Foundation
 import ModelFormats
 import TensorCore
 
-/// Text models from a GGUF file as llama.cpp's `convert_hf_to_gguf.py` writes them: the `qwen2` and
-/// `llama` architectures, run by the shared `DecoderModel`.
+/// Text models from a GGUF file as llama.cpp's `convert_hf_to_gguf.py` writes them: the `qwen2`,
+/// `qwen2vl` (Qwen2-VL / Qwen2.5-VL's language model, M-RoPE) and `llama` architectures, run by the shared
+/// `DecoderModel`.
 enum GGUFTextModel {
-    static let architectures = ["llama", "qwen2"]
+    static let architectures = ["llama", "qwen2", "qwen2vl"]
 
     /// llama.cpp's tensor names for the decoder's weights (`llm_tensor` names in llama-arch.cpp).
     static func tensorName(_ t: DecoderTensor) -> String {
@@ -80,7 +81,7 @@ enum GGUFTextModel {
             maxPositions: try m.optionalInt("\(arch).context_length") ?? 4096,
             tieWordEmbeddings: !weights.contains(tensorName(.lmHead)),
             // Qwen2 always has q/k/v biases; Llama's optional ones are picked up when present.
-            qkvBias: arch == "qwen2",
+            qkvBias: arch == "qwen2" || arch == "qwen2vl",
             outputBias: false,
             mlpBias: false,
             rope: try rope(m, architecture: arch, weights: weights, headDim: headDim),
@@ -97,6 +98,7 @@ enum GGUFTextModel {
         // llama.cpp: LLM_ARCH_LLAMA uses LLAMA_ROPE_TYPE_NORM (adjacent pairs) on Q/K rows its converter
         // permuted (LlamaModel.permute); LLM_ARCH_QWEN2 uses NEOX (rotate-half) on unpermuted rows.
         var rope = RopeConfig(theta: theta, interleaved: arch == "llama")
+        if arch == "qwen2vl" { rope.mropeSection = try mropeSections(m, key: "\(arch).rope.dimension_sections", headDim: headDim) }
         let typeKey = "\(arch).rope.scaling.type"
         switch try m.optionalString(typeKey) ?? "none" {
         case "none":
@@ -124,6 +126,20 @@ enum GGUFTextModel {
             rope.scaling = .frequencyFactors(factors)
         }
         return rope
+    }
+
+    /// llama.cpp's `rope.dimension_sections` (4 entries, rotary pairs for t, h, w and an unused fourth axis
+    /// that Qwen2-VL leaves at 0) -> transformers' `mrope_section`. llama.cpp's NEOX multi-rope assigns
+    /// pair i to the section containing i, as transformers' chunking does, when the sections cover the
+    /// head exactly.
+    private static func mropeSections(_ m: GGUFMetadata, key: String, headDim: Int) throws -> [Int] {
+        guard let s = try m.optionalInts(key) else { throw ModelError.missingConfigKey(path: m.path, key: key) }
+        let used = s.count == 4 && s[3] == 0 ? Array(s.prefix(3)) : s
+        guard used.count == 3, used.allSatisfy({ $0 >= 0 }), used.reduce(0, +) == headDim / 2 else {
+            throw ModelError.invalidConfigValue(path: m.path, key: key,
+                reason: "\(s) must be 3 sections (and a 4th of 0) covering the \(headDim / 2) rotary pairs")
+        }
+        return used
     }
 
     /// The decoder over the file's mapped tensors.

@@ -6,7 +6,8 @@ import Tokenizers
 /// `tokenizer_config.json` pair the Hugging Face pipeline reads, so that it behaves as llama.cpp's
 /// `llm_tokenizer_bpe` does: control and user-defined tokens matched as added tokens, llama.cpp's
 /// pre-tokenizer regexes (each splits the pieces of the previous one, keeping matches and gaps, which is
-/// `Split` with `Isolated`), byte-level mapping, then BPE with the file's merges.
+/// `Split` with `Isolated`), byte-level mapping, then BPE with the file's merges. SentencePiece
+/// vocabularies (`tokenizer.ggml.model = llama`) are built by `GGUFSentencePiece`.
 enum GGUFTokenizer {
     /// llama.cpp's `llama_token_type` values in `tokenizer.ggml.token_type`.
     static let control = 3, userDefined = 4
@@ -57,11 +58,13 @@ enum GGUFTokenizer {
         var stopTokenIDs: Set<Int>
     }
 
-    static func load(_ m: GGUFMetadata) throws -> Built {
+    /// `parseControlTokens: false` leaves control and unknown token texts in the input as plain text
+    /// (llama.cpp's `tokenize(..., parse_special: false)`); user-defined tokens are split out either way.
+    static func load(_ m: GGUFMetadata, parseControlTokens: Bool = true) throws -> Built {
         let model = try m.optionalString("tokenizer.ggml.model") ?? "(none)"
-        guard model == "gpt2" else {
+        guard model == "gpt2" || model == "llama" else {
             throw ModelError.invalidConfigValue(path: m.path, key: "tokenizer.ggml.model",
-                                                reason: "tokenizer model '\(model)' is not supported (only 'gpt2', byte-level BPE)")
+                                                reason: "tokenizer model '\(model)' is not supported (only 'gpt2', byte-level BPE, and 'llama', SentencePiece BPE)")
         }
         guard let tokens = try m.optionalStrings("tokenizer.ggml.tokens"), !tokens.isEmpty else {
             throw ModelError.missingConfigKey(path: m.path, key: "tokenizer.ggml.tokens")
@@ -71,8 +74,6 @@ enum GGUFTokenizer {
             throw ModelError.invalidConfigValue(path: m.path, key: "tokenizer.ggml.token_type",
                                                 reason: "\(types.count) entries for \(tokens.count) tokens")
         }
-        let merges = try m.optionalStrings("tokenizer.ggml.merges") ?? []
-        let pre = try preTokenizer(try m.optionalString("tokenizer.ggml.pre"), path: m.path)
 
         func tokenID(_ key: String) throws -> Int? {
             guard let id = try m.optionalInt("tokenizer.ggml.\(key)") else { return nil }
@@ -83,25 +84,42 @@ enum GGUFTokenizer {
             return id
         }
         let bos = try tokenID("bos_token_id"), eos = try tokenID("eos_token_id")
-        let addBOS = try m.optionalBool("tokenizer.ggml.add_bos_token") ?? pre.addBOS
+
+        var json: [String: Any]
+        var merges: [String] = [], mergePairs: [(String, String)] = []
+        var addedTypes: Set<Int> = [control, userDefined]
+        let defaultAddBOS: Bool
+        if model == "llama" {
+            let spm = try GGUFSentencePiece.pipeline(m, tokens: tokens, unk: try tokenID("unknown_token_id"))
+            json = spm.json
+            mergePairs = spm.mergePairs
+            addedTypes = spm.addedTokenTypes
+            defaultAddBOS = spm.defaultAddBOS
+        } else {
+            merges = try m.optionalStrings("tokenizer.ggml.merges") ?? []
+            let pre = try preTokenizer(try m.optionalString("tokenizer.ggml.pre"), path: m.path)
+            var steps: [[String: Any]] = pre.regexes.map {
+                ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false]
+            }
+            steps.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
+            json = [
+                "version": "1.0",
+                "pre_tokenizer": ["type": "Sequence", "pretokenizers": steps],
+                "decoder": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
+                "model": ["type": "BPE", "ignore_merges": pre.ignoreMerges, "byte_fallback": false, "fuse_unk": false],
+            ]
+            defaultAddBOS = pre.addBOS
+        }
+        if !parseControlTokens { addedTypes = addedTypes.intersection([userDefined]) }
+        let addBOS = try m.optionalBool("tokenizer.ggml.add_bos_token") ?? defaultAddBOS
         let addEOS = try m.optionalBool("tokenizer.ggml.add_eos_token") ?? false
 
         var added: [[String: Any]] = []
-        for (i, t) in tokens.enumerated() where i < types.count && (types[i] == control || types[i] == userDefined) {
+        for (i, t) in tokens.enumerated() where i < types.count && addedTypes.contains(types[i]) {
             added.append(["id": i, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
-                          "normalized": false, "special": types[i] == control])
+                          "normalized": false, "special": types[i] != userDefined])
         }
-        var steps: [[String: Any]] = pre.regexes.map {
-            ["type": "Split", "pattern": ["Regex": $0], "behavior": "Isolated", "invert": false]
-        }
-        steps.append(["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false])
-        var json: [String: Any] = [
-            "version": "1.0",
-            "added_tokens": added,
-            "pre_tokenizer": ["type": "Sequence", "pretokenizers": steps],
-            "decoder": ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
-            "model": ["type": "BPE", "ignore_merges": pre.ignoreMerges, "byte_fallback": false, "fuse_unk": false],
-        ]
+        json["added_tokens"] = added
         var single: [[String: Any]] = [["Sequence": ["id": "A", "type_id": 0]]]
         var specials: [String: Any] = [:]
         if addBOS, let bos {
@@ -121,7 +139,7 @@ enum GGUFTokenizer {
 
         let tokenizer: Tokenizer
         do {
-            tokenizer = try Tokenizer(tokenizerJSON: try encodeJSON(json, vocab: tokens, merges: merges),
+            tokenizer = try Tokenizer(tokenizerJSON: try encodeJSON(json, vocab: tokens, merges: merges, mergePairs: mergePairs),
                                       tokenizerConfigJSON: try JSONSerialization.data(withJSONObject: config))
         } catch let error as TokenizerError {
             throw ModelError.cannotRead(path: m.path, reason: "embedded tokenizer: \(error)")
@@ -137,7 +155,9 @@ enum GGUFTokenizer {
     /// `json` serialised with `model.vocab` and `model.merges` added by hand: JSONSerialization takes
     /// over a second for a 150k-token vocabulary, this loop a few milliseconds. The vocabulary is written
     /// in id order, so a token text that appears twice maps to its last id, as in llama.cpp's token_to_id.
-    static func encodeJSON(_ json: [String: Any], vocab tokens: [String], merges: [String]) throws -> Data {
+    /// `mergePairs` are written as `[left, right]` after `merges` (SentencePiece pieces may hold spaces).
+    static func encodeJSON(_ json: [String: Any], vocab tokens: [String], merges: [String],
+                           mergePairs: [(String, String)] = []) throws -> Data {
         var rest = json
         var model = rest.removeValue(forKey: "model") as? [String: Any] ?? [:]
         var out = [UInt8]()
@@ -164,6 +184,14 @@ enum GGUFTokenizer {
         for (i, m) in merges.enumerated() {
             if i > 0 { out.append(0x2C) }
             string(m)
+        }
+        for (i, (left, right)) in mergePairs.enumerated() {
+            if i > 0 || !merges.isEmpty { out.append(0x2C) }
+            out.append(0x5B)
+            string(left)
+            out.append(0x2C)
+            string(right)
+            out.append(0x5D)
         }
         out.append(0x5D)
         model["vocab"] = nil

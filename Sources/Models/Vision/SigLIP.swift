@@ -20,6 +20,10 @@ struct SigLIPConfig: Sendable {
     var channels: Int
     var eps: Float
     var activation: Activation
+    /// llama.cpp's arithmetic (towers from an mmproj GGUF): ggml's f16-table GELU, and the input of every
+    /// product with an F16 matrix rounded to f16 first, as ggml's CPU mul_mat converts it to the matrix's
+    /// vec_dot type.
+    var ggml = false
 
     var headDim: Int { hidden / heads }
     var patchDim: Int { channels * patchSize * patchSize }
@@ -47,9 +51,12 @@ struct SigLIPConfig: Sendable {
         }
         let patch = try c.optionalInt("patch_size") ?? defaults.patchSize
         let image = try c.optionalInt("image_size") ?? defaults.imageSize
-        guard patch > 0, image >= patch, image % patch == 0 else {
+        // The real checkpoints use 384 px tiles with 14 px patches (siglip-so400m-patch14-384 in
+        // LLaVA-OneVision, SmolVLM-Instruct): the stride-14 convolution covers 27 x 27 patches and the
+        // last 6 px are never read, so the size need not be a multiple of the patch.
+        guard patch > 0, image >= patch else {
             throw ModelError.invalidConfigValue(path: c.path, key: "image_size",
-                                                reason: "\(image) is not a positive multiple of patch_size \(patch)")
+                                                reason: "\(image) is smaller than patch_size \(patch)")
         }
         return SigLIPConfig(
             hidden: hidden, intermediate: try c.optionalInt("intermediate_size") ?? 3072,
@@ -188,26 +195,37 @@ final class SigLIPTower: @unchecked Sendable {
 
         var xn = [Float](repeating: 0, count: n * e)
         var q = xn, k = xn, v = xn, attn = xn
+        let ggml = c.ggml
+        func linear(_ w: TensorView, _ b: TensorView?, _ x: [Float], _ y: inout [Float], rows: Int) {
+            if ggml && w.dtype == .f16 {
+                VisionOps.linear(w, b, x.map { Half.f16ToFloat(Half.floatToF16($0)) }, &y, rows: rows)
+            } else {
+                VisionOps.linear(w, b, x, &y, rows: rows)
+            }
+        }
         var mlp = [Float](repeating: 0, count: n * c.intermediate)
         let layout = AttentionLayout.packed(nHeads: c.heads, kvHeads: c.heads, headDim: hd,
                                             scale: 1 / Float(hd).squareRoot(), causal: false)
         for b in blocks.prefix(layers) {
             norm(x, &xn, rows: n, weight: b.norm1, bias: b.norm1Bias)
-            VisionOps.linear(b.q, b.qBias, xn, &q, rows: n)                                 // [N, heads, hd]
-            VisionOps.linear(b.k, b.kBias, xn, &k, rows: n)
-            VisionOps.linear(b.v, b.vBias, xn, &v, rows: n)
+            linear(b.q, b.qBias, xn, &q, rows: n)                                 // [N, heads, hd]
+            linear(b.k, b.kBias, xn, &k, rows: n)
+            linear(b.v, b.vBias, xn, &v, rows: n)
             q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
                 attn.withUnsafeMutableBufferPointer { op in
                     Kernels.attention(q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!, out: op.baseAddress!,
                                       nq: n, p0: 0, nkv: n, layout: layout)
                 }
             } } }
-            VisionOps.linear(b.o, b.oBias, attn, &xn, rows: n)
+            linear(b.o, b.oBias, attn, &xn, rows: n)
             VisionOps.add(&x, xn)
             norm(x, &xn, rows: n, weight: b.norm2, bias: b.norm2Bias)
-            VisionOps.linear(b.fc1, b.fc1Bias, xn, &mlp, rows: n)                          // [N, inter]
-            mlp.withUnsafeMutableBufferPointer { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
-            VisionOps.linear(b.fc2, b.fc2Bias, mlp, &xn, rows: n)
+            linear(b.fc1, b.fc1Bias, xn, &mlp, rows: n)                          // [N, inter]
+            mlp.withUnsafeMutableBufferPointer {
+                if ggml, let g = GGMLActivation.matching(c.activation) { g.apply($0.baseAddress!, count: $0.count) }
+                else { VisionOps.apply(c.activation, $0.baseAddress!, count: $0.count) }
+            }
+            linear(b.fc2, b.fc2Bias, mlp, &xn, rows: n)
             VisionOps.add(&x, xn)
         }
         if applyPostNorm, let postNorm {

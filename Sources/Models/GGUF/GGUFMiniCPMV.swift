@@ -1,0 +1,128 @@
+import Foundation
+import ModelFormats
+import TensorCore
+import Tokenizers
+
+/// MiniCPM-V's mmproj file (projector `resampler`, written by llama.cpp's
+/// tools/mtmd/legacy-models/minicpmv-convert-image-encoder-to-gguf.py): a SigLIP tower (`v.*`) and the
+/// Resampler (`resampler.*`), read as llama.cpp's clip.cpp reads them.
+enum GGUFMiniCPMV {
+    /// `clip.minicpmv_version` values whose mmproj llama.cpp runs with this graph: 2 = MiniCPM-V 2.5
+    /// (the default when absent), 3 = 2.6, 4 = MiniCPM-o 2.6, 5 = MiniCPM-V 4.0, 6 = MiniCPM-o 4.0,
+    /// 100045 = MiniCPM-o 4.5. Only 2 uses the 2.5 prompt layout.
+    static let versions = [2, 3, 4, 5, 6, 100045]
+    /// clip.cpp's bucketed position table is 70 x 70 (SigLIP at 980 px, patch 14).
+    static let positionSide = 70
+
+    static func load(mmproj url: URL, textHidden: Int, tokenizer: Tokenizer, textPath: String) throws -> MiniCPMVPipeline {
+        let file = try GGUFFile(path: url.path)
+        _ = try GGUFVision.projectorType(file)
+        let m = GGUFMetadata(file)
+        let store = WeightStore(gguf: file)
+        func tensor(_ name: String) throws -> TensorView {
+            guard store.contains(name) else {
+                throw ModelError.invalidConfigValue(path: url.path, key: name,
+                    reason: "tensor missing from the mmproj file (resampler needs it)")
+            }
+            return try store.tensor(name)
+        }
+        func shaped(_ name: String, _ shape: [Int]) throws -> TensorView {
+            let t = try tensor(name)
+            guard t.shape == shape else {
+                throw ModelFormatError.invalidTensorEntry(path: url.path, tensor: name,
+                    reason: "shape \(t.shape), expected \(shape)")
+            }
+            return t
+        }
+        guard try m.optionalBool("clip.has_vision_encoder") ?? true else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.has_vision_encoder", reason: "the file has no vision encoder")
+        }
+        let versionValue = try m.optionalInt("clip.minicpmv_version") ?? 0
+        let version = versionValue == 0 ? 2 : versionValue
+        guard versions.contains(version) else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.minicpmv_version",
+                reason: "\(version) is not supported (supported: \(versions.map(String.init).joined(separator: ", ")))")
+        }
+        var queries = try m.optionalInt("clip.minicpmv_query_num") ?? 0
+        if queries == 0 { queries = version == 2 ? 96 : 64 }   // clip.cpp's fallbacks for old files
+        guard queries > 0 else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.minicpmv_query_num", reason: "must be positive")
+        }
+
+        let embed = try m.positiveInt("clip.vision.embedding_length")
+        let heads = try m.positiveInt("clip.vision.attention.head_count")
+        let depth = try m.positiveInt("clip.vision.block_count")
+        let ffn = try m.positiveInt("clip.vision.feed_forward_length")
+        let patch = try m.positiveInt("clip.vision.patch_size")
+        let sliceSize = try m.positiveInt("clip.vision.image_size")
+        guard embed % heads == 0 else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.attention.head_count",
+                reason: "\(heads) heads do not divide the embedding length \(embed)")
+        }
+        guard sliceSize % patch == 0 else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_size",
+                reason: "\(sliceSize) is not a multiple of the patch size \(patch)")
+        }
+        let useGelu = try m.optionalBool("clip.use_gelu") ?? false
+        let useSilu = try m.optionalBool("clip.use_silu") ?? false
+        // clip.cpp: use_gelu -> ggml GELU (tanh form, f16 table), use_silu -> SiLU, neither -> GELU-quick.
+        let act: Activation = useGelu ? .geluTanh : useSilu ? .silu : .quickGelu
+        let eps = Float(try m.optionalDouble("clip.vision.attention.layer_norm_epsilon") ?? 1e-6)
+
+        // The resampler works at the language model's width, in heads of 128.
+        let query = try tensor("resampler.query")
+        guard query.shape.count == 2, query.shape[0] == queries else {
+            throw ModelFormatError.invalidTensorEntry(path: url.path, tensor: "resampler.query",
+                reason: "shape \(query.shape), expected [\(queries), hidden] (clip.minicpmv_query_num \(queries))")
+        }
+        let hidden = query.shape[1]
+        guard hidden == textHidden else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "resampler.query",
+                reason: "width \(hidden) does not match the text model's embedding length \(textHidden) (\(textPath)): mmproj of another model?")
+        }
+        guard hidden % MiniCPMVResampler.headDim == 0 else {
+            throw ModelFormatError.invalidTensorEntry(path: url.path, tensor: "resampler.query",
+                reason: "width \(hidden) is not a multiple of the resampler's head size \(MiniCPMVResampler.headDim)")
+        }
+        func attn(_ n: String, _ s: String, _ shape: [Int]) throws -> TensorView { try shaped("resampler.attn.\(n).\(s)", shape) }
+        func ln(_ n: String, _ s: String) throws -> TensorView { try shaped("resampler.ln_\(n).\(s)", [hidden]) }
+        let resampler = MiniCPMVResampler(
+            query: query, kv: try shaped("resampler.kv.weight", [hidden, embed]),
+            q: try attn("q", "weight", [hidden, hidden]), k: try attn("k", "weight", [hidden, hidden]),
+            v: try attn("v", "weight", [hidden, hidden]), o: try attn("out", "weight", [hidden, hidden]),
+            qBias: try attn("q", "bias", [hidden]), kBias: try attn("k", "bias", [hidden]),
+            vBias: try attn("v", "bias", [hidden]), oBias: try attn("out", "bias", [hidden]),
+            lnQ: try ln("q", "weight"), lnQBias: try ln("q", "bias"), lnKV: try ln("kv", "weight"),
+            lnKVBias: try ln("kv", "bias"), lnPost: try ln("post", "weight"), lnPostBias: try ln("post", "bias"),
+            proj: try shaped("resampler.proj.weight", [hidden, hidden]),
+            hidden: hidden, queries: queries, eps: eps)
+
+        let side = positionSide
+        var config = SigLIPConfig(hidden: embed, intermediate: ffn, layers: depth, heads: heads, patchSize: patch,
+                                  imageSize: side * patch, channels: 3, eps: eps, activation: act)
+        config.ggml = true
+        let renamed = try GGUFSigLIP.hubNames(tensor: tensor, embed: embed, ffn: ffn, depth: depth, patch: patch, path: url.path)
+        let tower = try SigLIPTower(config: config, weights: WeightStore(tensors: renamed, directory: url), prefix: "",
+                                    layerCount: depth, postNorm: store.contains("v.post_ln.weight"))
+
+        func stats(_ key: String) throws -> [Float] {
+            guard let v = m.values[key]?.array?.compactMap({ $0.double }), v.count >= 3 else {
+                throw ModelError.invalidConfigValue(path: url.path, key: key, reason: "expected 3 numbers")
+            }
+            return v.prefix(3).map { Float($0) }
+        }
+        let std = try stats("clip.vision.image_std")
+        guard std.allSatisfy({ $0 != 0 }) else {
+            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_std", reason: "must not be 0")
+        }
+        guard let row = tokenizer.id(forToken: "<unk>"),
+              ["<image>", "</image>", "<slice>", "</slice>"].allSatisfy({ tokenizer.id(forToken: $0) != nil }) else {
+            throw ModelError.invalidConfigValue(path: textPath, key: "tokenizer.ggml.tokens",
+                reason: "no <unk>, <image>, </image>, <slice> or </slice> token: not a MiniCPM-V text model")
+        }
+        return MiniCPMVPipeline(
+            tower: tower, resampler: resampler, slicing: MiniCPMVSlicing(sliceSize: sliceSize, patchSize: patch),
+            layout: version == 2 ? .v25 : .v26, mean: try stats("clip.vision.image_mean"), std: std,
+            roundPixelsToF16: try tensor("v.patch_embd.weight").dtype == .f16, imageTokenID: row)
+    }
+}
