@@ -15,9 +15,7 @@ def main():
     ev = json.loads((common.HERE / "eval.json").read_text())
     rows = [f"Greedy replies to {ev['per_kind']} fresh pictures per kind (seed {ev['seed']}, never used in training), "
             "half the questions in English, half in Chinese; a reply is right when the colour, shape, number, "
-            "grid cell or quoted text it states is the true one. The pictures, questions and truths are "
-            "`Tests/Fixtures/demo/eval/` (`Scripts/demo-model/make_eval_set.py`); the table is transformers' run, and "
-            "Squint's own test (`DemoAccuracyTests`) asks the same questions through Squint's engine.", "",
+            "grid cell or quoted text it states is the true one (`Scripts/demo-model/evaluate.py`).", "",
             "| question | right | English | Chinese | goal |", "|---|---|---|---|---|"]
     for k, v in ev["table"].items():
         rows.append(f"| {NAMES[k]} | {v['accuracy']:.0%} | {v['en']:.0%} | {v['zh']:.0%} | {TARGET[k]} |")

@@ -32,17 +32,14 @@ CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
 KIND_WEIGHTS = {"describe": 0.12, "colour": 0.16, "shape": 0.14, "count": 0.12, "count_kind": 0.14,
-                "position": 0.16, "read": 0.2}
-LATE_WEIGHTS = {"describe": 0.06, "colour": 0.1, "shape": 0.16, "count": 0.12, "count_kind": 0.12,
-                "position": 0.22, "read": 0.22}
+                "position": 0.16, "read": 0.16}
 
 
-def conversation(rng, scene, turns: int, weights: dict | None = None):
+def conversation(rng, scene, turns: int):
     """A list of (question, answer, kind, zh) for one picture; language fixed per conversation mostly."""
     out = []
-    weights = weights or KIND_WEIGHTS
-    kinds = list(weights)
-    probs = np.array([weights[k] for k in kinds])
+    kinds = list(KIND_WEIGHTS)
+    probs = np.array([KIND_WEIGHTS[k] for k in kinds])
     zh = rng.random() < 0.4
     tries = 0
     while len(out) < turns and tries < 20:
@@ -54,9 +51,6 @@ def conversation(rng, scene, turns: int, weights: dict | None = None):
         if got is None:
             continue
         out.append((got[0], got[1], kind, got[2]))
-    if not out:  # none of the drawn kinds fits this picture: "how many shapes" always does
-        got = qa.make_qa(scene, "count", zh, rng)
-        out.append((got[0], got[1], "count", got[2]))
     return out
 
 
@@ -113,14 +107,6 @@ def token_ids(tok: Tokenizer) -> dict:
                 bos_token_id=i("<|endoftext|>"), eos_token_id=i("<|im_end|>"), pad_token_id=i("<|endoftext|>"))
 
 
-# Small theta, and only 2 of the 32 rotary pairs for the temporal axis: the picture is a 5x5 grid of
-# vision tokens, and with Qwen2-VL's own theta (1e6) and sections ([16, 24, 24] scaled) a step of one
-# row or column turns the h/w pairs by at most 0.03 rad, too little for "where is the X" to be learned
-# (the previous checkpoint: 5% on position). Theta 10 with [2, 15, 15]: 0.3-1 rad per step on both axes.
-ROPE_THETA = 10.0
-MROPE_SECTION = [2, 15, 15]
-
-
 def build_model(vocab_size: int, ids: dict):
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
     text = dict(vocab_size=vocab_size, hidden_size=192, intermediate_size=512, num_hidden_layers=4,
@@ -128,7 +114,7 @@ def build_model(vocab_size: int, ids: dict):
                 initializer_range=0.02, use_sliding_window=False, attention_dropout=0.0, max_window_layers=4,
                 max_position_embeddings=4096,
                 # head_dim 64 -> 32 rotary pairs, split t/h/w like Qwen2-VL's [16, 24, 24] for head_dim 128
-                rope_parameters={"rope_type": "default", "rope_theta": ROPE_THETA, "mrope_section": MROPE_SECTION},
+                rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [8, 12, 12]},
                 bos_token_id=ids["bos_token_id"], eos_token_id=ids["eos_token_id"], pad_token_id=ids["pad_token_id"])
     vision = dict(depth=4, embed_dim=96, num_heads=3, mlp_ratio=4, hidden_act="quick_gelu", hidden_size=192,
                   patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, in_channels=3)
@@ -166,39 +152,19 @@ def encode_conversation(tok: Tokenizer, turns, ids: dict):
     return input_ids, labels
 
 
-def curriculum(step: int) -> dict:
-    """What a training batch at this step looks like. With all seven question kinds mixed from the
-    start, the answers are first learned as language alone (the loss on phrasings dwarfs the few words
-    that need the picture) and the picture was still ignored after 1100 steps (loss with each picture
-    swapped for another: unchanged). One large shape and colour questions only make the picture matter
-    at once (measured: used from step ~90); then the other kinds come in while the pictures get
-    smaller and busier. From step 1300 the kinds learned last are asked more often."""
-    if step < 150:
-        return dict(max_shapes=1, scale=2.0, max_turns=2, weights={"colour": 1})
-    if step < 350:
-        return dict(max_shapes=1, scale=1.8, max_turns=2, weights={"colour": 1, "shape": 1})
-    if step < 600:
-        return dict(max_shapes=2, scale=1.4, max_turns=3,
-                    weights={"colour": 1, "shape": 1, "position": 1, "count": 0.5})
-    if step < 1000:
-        return dict(max_shapes=3, scale=1.0, max_turns=4,
-                    weights={"colour": 1, "shape": 1, "position": 1, "count": 0.7, "count_kind": 0.7, "read": 1,
-                             "describe": 0.3})
-    if step < 1300:
-        return dict(max_shapes=5, scale=1.0, max_turns=5, weights=KIND_WEIGHTS)
-    # Shorter conversations (more pictures per second of training), with position, shape and reading
-    # asked most: by step 1300 colour was learned, shape and count had started, position barely.
-    return dict(max_shapes=5, scale=1.0, max_turns=3, weights=LATE_WEIGHTS)
+def max_shapes_at(step: int) -> int:
+    """Curriculum: pictures with one or two shapes first, so the vision path is learned on questions
+    answerable by looking at a single object; then up to five (from step 900 on)."""
+    return min(5, 2 + step // 300)
 
 
-def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5, scale: float = 1.0,
-               weights: dict | None = None):
+def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5):
     rng = np.random.default_rng(seed)
     seqs, pix = [], []
     for _ in range(batch):
         scene = scenes.sample_scene(rng, max_shapes)
-        img = scenes.render(scene, rng, scale)
-        turns = conversation(rng, scene, int(rng.integers(min(2, max_turns), max_turns + 1)), weights)
+        img = scenes.render(scene, rng)
+        turns = conversation(rng, scene, int(rng.integers(2, max_turns + 1)))
         seqs.append(encode_conversation(tok, turns, ids))
         pix.append(patchify(img))
     L = max(len(s[0]) for s in seqs)

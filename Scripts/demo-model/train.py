@@ -29,10 +29,10 @@ def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=4500)
+    ap.add_argument("--steps", type=int, default=2200)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1.5e-3)
-    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--stop-at", type=int, default=0, help="stop (after checkpointing) at this step")
@@ -71,7 +71,7 @@ def main():
     ema = None
     end = args.bench if args.bench else (args.stop_at or args.steps)
     while step < end:
-        batch = common.make_batch(tok, ids, SEED * 1000 + step, args.batch, **common.curriculum(step))
+        batch = common.make_batch(tok, ids, SEED * 1000 + step, args.batch, max_shapes=common.max_shapes_at(step))
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):

@@ -89,8 +89,9 @@ final class DemoAccuracyTests: XCTestCase {
             let reference = all.filter { $0["kind"] as? String == kind }
             let transformers = Double(reference.filter { fact($0["transformers_read"]) == fact($0["truth"]) }.count) / Double(reference.count)
             let floor = transformers >= goal ? goal : transformers - 0.1
-            report += String(format: "  %-10@ %5.1f%% of %d (transformers %5.1f%%, goal %.0f%%%@)\n", kind as NSString, 100 * accuracy,
-                             r.n, 100 * transformers, 100 * goal, (accuracy >= goal ? "" : ", NOT MET") as NSString)
+            report += "  " + kind.padding(toLength: 11, withPad: " ", startingAt: 0)
+                + String(format: "%5.1f%% of %d (transformers %5.1f%%, goal %.0f%%)", 100 * accuracy, r.n, 100 * transformers, 100 * goal)
+                + (accuracy >= goal ? "\n" : " NOT MET\n")
             XCTAssertGreaterThanOrEqual(accuracy, floor, "\(kind) accuracy")
         }
         report += "  replies identical to transformers': \(sameAsTransformers) of \(all.count)\n"
