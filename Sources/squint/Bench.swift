@@ -9,7 +9,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure prefill and decode speed, and decode as a fraction of the memory-bandwidth bound.",
         discussion: "Decoding reads every weight once per token, so its ceiling is the machine's read bandwidth "
-            + "divided by the bytes of weights per token. Both are measured in the same run.")
+            + "divided by the bytes of weights per token. Both are measured in the same run, and so is the peak "
+            + "resident memory of the single-stream run, reported against the weights read per token plus the KV cache.")
 
     @Option(help: "Model directory, a .gguf file (Qwen2/Llama text models), or a Hugging Face repo id in the local cache.")
     var model: String
