@@ -12,8 +12,10 @@ struct Bench: AsyncParsableCommand {
             + "divided by the bytes of weights per token. Both are measured in the same run, and so is the peak "
             + "resident memory of the single-stream run, reported against the weights read per token plus the KV cache.")
 
-    @Option(help: "Model directory, a .gguf file (Qwen2/Llama text models), or a Hugging Face repo id in the local cache.")
+    @Option(help: "Model directory, a .gguf file (Qwen2/Llama; Qwen2-VL, SmolVLM or MiniCPM-V with its mmproj), a Hugging Face repo id in the local cache, or an Ollama model name.")
     var model: String
+    @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part for --image (default: a .gguf file named *mmproj* beside the model).")
+    var mmproj: String?
     @Option(name: .customLong("prompt-tokens"), help: "Prompt length to prefill.")
     var promptTokens = 512
     @Option(name: .customLong("gen-tokens"), help: "Tokens to decode.")
@@ -31,6 +33,8 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    private var mmprojURL: URL? { mmproj.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
+
     func validate() throws {
         guard promptTokens >= 1, genTokens >= 1, repetitions >= 1, (1...64).contains(batch) else {
             throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1, --batch 1 to 64")
@@ -43,7 +47,7 @@ struct Bench: AsyncParsableCommand {
 
     private func executeUI() async throws {
         let engine = try InferenceEngine(directory: try ModelLocator.resolve(model),
-                                         options: EngineOptions(quantization: try quant.map(Quantization.parse)))
+                                         options: EngineOptions(quantization: try quant.map(Quantization.parse), mmproj: mmprojURL))
         let name = URL(fileURLWithPath: model).lastPathComponent, replyTokens = max(genTokens, 64)
         // The loop blocks in poll as the real chat's does: on a thread of its own, not the cooperative pool.
         let r = await UIThread.run { UIBench.run(engine: engine, name: name, replyTokens: replyTokens, keys: 200) }
@@ -71,7 +75,8 @@ struct Bench: AsyncParsableCommand {
         let peakCounted = ProcessMemory.resetPeak()
         let t0 = now()
         let loaded = try LoadedModel(directory: try ModelLocator.resolve(model),
-                                     options: LoadOptions(quantization: try quant.map(Quantization.parse)))
+                                     options: LoadOptions(quantization: try quant.map(Quantization.parse),
+                                                          mmproj: mmprojURL))
         let loadMs = Double(now() - t0) / 1e6
         let lm = loaded.language
         let capacity = promptTokens + genTokens + 1

@@ -67,4 +67,23 @@ final class GenerateGGUFVisionTests: XCTestCase {
         err = try run(["--mmproj", tmp.appendingPathComponent("nope.gguf").path])
         XCTAssertTrue(err.contains("nope.gguf"), err)
     }
+
+    /// `squint bench --mmproj` encodes the image with the given mmproj: llama.cpp's token count for it;
+    /// a missing mmproj file is a one-line error.
+    func testBenchTakesAnMmproj() throws {
+        let crop = try reference("qwen2-vl", image: "gguf-vl/images/crop.png")
+        let tokens = ((crop["images"] as! [[String: Any]])[0]["tokens"] as! Int)
+        let model = dir.appendingPathComponent("qwen2-vl-f32.gguf").path
+        let r = try BinaryRunner.run(["bench", "--model", model, "--mmproj", dir.appendingPathComponent("mmproj-qwen2-vl-f32.gguf").path,
+                                      "--image", Fixtures.url("gguf-vl/images/crop.png").path, "--prompt-tokens", "8",
+                                      "--gen-tokens", "2", "--batch", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let out = try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any], r.stdout)
+        XCTAssertEqual(out["image_tokens"] as? Int, tokens)
+        XCTAssertNotNil(out["peak_rss_bytes"])
+        let bad = try BinaryRunner.run(["bench", "--model", model, "--mmproj", "/nonexistent/mmproj.gguf", "--prompt-tokens", "8"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("mmproj.gguf"), bad.stderr)
+    }
 }
