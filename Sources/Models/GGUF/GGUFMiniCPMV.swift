@@ -15,17 +15,8 @@ enum GGUFMiniCPMV {
     static let positionSide = 70
 
     static func load(mmproj url: URL, textHidden: Int, tokenizer: Tokenizer, textPath: String) throws -> MiniCPMVPipeline {
-        let file = try GGUFFile(path: url.path)
-        _ = try GGUFVision.projectorType(file)
-        let m = GGUFMetadata(file)
-        let store = WeightStore(gguf: file)
-        func tensor(_ name: String) throws -> TensorView {
-            guard store.contains(name) else {
-                throw ModelError.invalidConfigValue(path: url.path, key: name,
-                    reason: "tensor missing from the mmproj file (resampler needs it)")
-            }
-            return try store.tensor(name)
-        }
+        let mp = try GGUFMmproj(url)
+        let m = mp.meta, tensor = mp.tensor
         func shaped(_ name: String, _ shape: [Int]) throws -> TensorView {
             let t = try tensor(name)
             guard t.shape == shape else {
@@ -33,9 +24,6 @@ enum GGUFMiniCPMV {
                     reason: "shape \(t.shape), expected \(shape)")
             }
             return t
-        }
-        guard try m.optionalBool("clip.has_vision_encoder") ?? true else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.has_vision_encoder", reason: "the file has no vision encoder")
         }
         let versionValue = try m.optionalInt("clip.minicpmv_version") ?? 0
         let version = versionValue == 0 ? 2 : versionValue
@@ -49,25 +37,13 @@ enum GGUFMiniCPMV {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.minicpmv_query_num", reason: "must be positive")
         }
 
-        let embed = try m.positiveInt("clip.vision.embedding_length")
-        let heads = try m.positiveInt("clip.vision.attention.head_count")
-        let depth = try m.positiveInt("clip.vision.block_count")
-        let ffn = try m.positiveInt("clip.vision.feed_forward_length")
-        let patch = try m.positiveInt("clip.vision.patch_size")
-        let sliceSize = try m.positiveInt("clip.vision.image_size")
-        guard embed % heads == 0 else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.attention.head_count",
-                reason: "\(heads) heads do not divide the embedding length \(embed)")
-        }
+        let siglip = try GGUFSigLIP.shape(mp)
+        let (embed, patch, sliceSize) = (siglip.embed, siglip.patch, siglip.imageSize)
         guard sliceSize % patch == 0 else {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_size",
                 reason: "\(sliceSize) is not a multiple of the patch size \(patch)")
         }
-        let useGelu = try m.optionalBool("clip.use_gelu") ?? false
-        let useSilu = try m.optionalBool("clip.use_silu") ?? false
-        // clip.cpp: use_gelu -> ggml GELU (tanh form, f16 table), use_silu -> SiLU, neither -> GELU-quick.
-        let act: Activation = useGelu ? .geluTanh : useSilu ? .silu : .quickGelu
-        let eps = Float(try m.optionalDouble("clip.vision.attention.layer_norm_epsilon") ?? 1e-6)
+        let eps = try mp.normEps()
 
         // The resampler works at the language model's width, in heads of 128.
         let query = try tensor("resampler.query")
@@ -97,24 +73,9 @@ enum GGUFMiniCPMV {
             proj: try shaped("resampler.proj.weight", [hidden, hidden]),
             hidden: hidden, queries: queries, eps: eps)
 
-        let side = positionSide
-        var config = SigLIPConfig(hidden: embed, intermediate: ffn, layers: depth, heads: heads, patchSize: patch,
-                                  imageSize: side * patch, channels: 3, eps: eps, activation: act)
-        config.ggml = true
-        let renamed = try GGUFSigLIP.hubNames(tensor: tensor, embed: embed, ffn: ffn, depth: depth, patch: patch, path: url.path)
-        let tower = try SigLIPTower(config: config, weights: WeightStore(tensors: renamed, directory: url), prefix: "",
-                                    layerCount: depth, postNorm: store.contains("v.post_ln.weight"))
-
-        func stats(_ key: String) throws -> [Float] {
-            guard let v = m.values[key]?.array?.compactMap({ $0.double }), v.count >= 3 else {
-                throw ModelError.invalidConfigValue(path: url.path, key: key, reason: "expected 3 numbers")
-            }
-            return v.prefix(3).map { Float($0) }
-        }
-        let std = try stats("clip.vision.image_std")
-        guard std.allSatisfy({ $0 != 0 }) else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_std", reason: "must not be 0")
-        }
+        // clip.cpp's position table is 70 x 70 whatever the slice size: built at 70 patches a side.
+        let tower = try GGUFSigLIP.tower(mp, siglip, imageSize: positionSide * patch)
+        let (mean, std) = try mp.normalization()
         guard let row = tokenizer.id(forToken: "<unk>"),
               ["<image>", "</image>", "<slice>", "</slice>"].allSatisfy({ tokenizer.id(forToken: $0) != nil }) else {
             throw ModelError.invalidConfigValue(path: textPath, key: "tokenizer.ggml.tokens",
@@ -122,7 +83,7 @@ enum GGUFMiniCPMV {
         }
         return MiniCPMVPipeline(
             tower: tower, resampler: resampler, slicing: MiniCPMVSlicing(sliceSize: sliceSize, patchSize: patch),
-            layout: version == 2 ? .v25 : .v26, mean: try stats("clip.vision.image_mean"), std: std,
+            layout: version == 2 ? .v25 : .v26, mean: mean, std: std,
             roundPixelsToF16: try tensor("v.patch_embd.weight").dtype == .f16, imageTokenID: row)
     }
 }

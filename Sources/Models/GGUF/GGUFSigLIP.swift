@@ -5,6 +5,37 @@ import TensorCore
 /// The SigLIP tower of an mmproj file (`v.*`, written for MiniCPM-V's `resampler` and SmolVLM / Idefics3's
 /// `idefics3` projectors), renamed to transformers' SigLIP names so `SigLIPTower` loads it unchanged.
 enum GGUFSigLIP {
+    /// The tower's size as `clip.vision.*` gives it.
+    struct Shape {
+        var embed, heads, depth, ffn, patch, imageSize: Int
+    }
+
+    static func shape(_ mp: GGUFMmproj) throws -> Shape {
+        let m = mp.meta
+        let s = Shape(embed: try m.positiveInt("clip.vision.embedding_length"),
+                      heads: try m.positiveInt("clip.vision.attention.head_count"),
+                      depth: try m.positiveInt("clip.vision.block_count"),
+                      ffn: try m.positiveInt("clip.vision.feed_forward_length"),
+                      patch: try m.positiveInt("clip.vision.patch_size"),
+                      imageSize: try m.positiveInt("clip.vision.image_size"))
+        guard s.embed % s.heads == 0 else {
+            throw ModelError.invalidConfigValue(path: mp.url.path, key: "clip.vision.attention.head_count",
+                reason: "\(s.heads) heads do not divide the embedding length \(s.embed)")
+        }
+        return s
+    }
+
+    /// The `SigLIPTower` over the file's `v.*` tensors with ggml's arithmetic; `imageSize` sets the
+    /// position table's side (`imageSize / patch`).
+    static func tower(_ mp: GGUFMmproj, _ s: Shape, imageSize: Int) throws -> SigLIPTower {
+        var config = SigLIPConfig(hidden: s.embed, intermediate: s.ffn, layers: s.depth, heads: s.heads, patchSize: s.patch,
+                                  imageSize: imageSize, channels: 3, eps: try mp.normEps(), activation: try mp.activation())
+        config.ggml = true
+        let renamed = try hubNames(tensor: mp.tensor, embed: s.embed, ffn: s.ffn, depth: s.depth, patch: s.patch, path: mp.url.path)
+        return try SigLIPTower(config: config, weights: WeightStore(tensors: renamed, directory: mp.url), prefix: "",
+                               layerCount: s.depth, postNorm: mp.store.contains("v.post_ln.weight"))
+    }
+
     /// llama.cpp's names -> transformers' SigLIP names. MiniCPM-V's legacy converter names fc1 `ffn_down`
     /// and fc2 `ffn_up` (convert_hf_to_gguf.py writes them the right way round); clip.cpp recognises the
     /// swap by shape, and so is it done here (fc1 is [ffn, embed]).

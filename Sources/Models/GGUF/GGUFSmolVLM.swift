@@ -10,30 +10,10 @@ import Tokenizers
 /// (`SmolVLMProcessorConfig.Flavor.llamaCpp`) and arithmetic (`SigLIPConfig.ggml`).
 enum GGUFSmolVLM {
     static func load(mmproj url: URL, textHidden: Int, tokenizer: Tokenizer, textPath: String) throws -> SmolVLMPipeline {
-        let file = try GGUFFile(path: url.path)
-        _ = try GGUFVision.projectorType(file)
-        let m = GGUFMetadata(file)
-        let store = WeightStore(gguf: file)
-        func tensor(_ name: String) throws -> TensorView {
-            guard store.contains(name) else {
-                throw ModelError.invalidConfigValue(path: url.path, key: name,
-                    reason: "tensor missing from the mmproj file (idefics3 needs it)")
-            }
-            return try store.tensor(name)
-        }
-        guard try m.optionalBool("clip.has_vision_encoder") ?? true else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.has_vision_encoder", reason: "the file has no vision encoder")
-        }
-        let embed = try m.positiveInt("clip.vision.embedding_length")
-        let heads = try m.positiveInt("clip.vision.attention.head_count")
-        let depth = try m.positiveInt("clip.vision.block_count")
-        let ffn = try m.positiveInt("clip.vision.feed_forward_length")
-        let patch = try m.positiveInt("clip.vision.patch_size")
-        let tile = try m.positiveInt("clip.vision.image_size")
-        guard embed % heads == 0 else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.attention.head_count",
-                reason: "\(heads) heads do not divide the embedding length \(embed)")
-        }
+        let mp = try GGUFMmproj(url)
+        let m = mp.meta, tensor = mp.tensor
+        let siglip = try GGUFSigLIP.shape(mp)
+        let (embed, patch, tile) = (siglip.embed, siglip.patch, siglip.imageSize)
         // SmolVLM-Instruct's 384 px tiles hold 27 patches of 14: the conv's stride drops the last 6 px, in
         // clip.cpp as in transformers, and so does the tower here (floor).
         guard tile >= patch else {
@@ -58,12 +38,6 @@ enum GGUFSmolVLM {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.preproc_image_size",
                 reason: "\(longest) is smaller than one tile (\(tile))")
         }
-        let useGelu = try m.optionalBool("clip.use_gelu") ?? false
-        let useSilu = try m.optionalBool("clip.use_silu") ?? false
-        // clip.cpp: use_gelu -> ggml GELU (tanh form, f16 table), use_silu -> SiLU, neither -> GELU-quick.
-        let act: Activation = useGelu ? .geluTanh : useSilu ? .silu : .quickGelu
-        let eps = Float(try m.optionalDouble("clip.vision.attention.layer_norm_epsilon") ?? 1e-6)
-
         let out = try m.positiveInt("clip.vision.projection_dim")
         guard out == textHidden else {
             throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.projection_dim",
@@ -75,23 +49,8 @@ enum GGUFSmolVLM {
                 reason: "shape \(proj.shape), expected [\(textHidden), \(embed * scale * scale)]")
         }
 
-        var config = SigLIPConfig(hidden: embed, intermediate: ffn, layers: depth, heads: heads, patchSize: patch,
-                                  imageSize: tile, channels: 3, eps: eps, activation: act)
-        config.ggml = true
-        let renamed = try GGUFSigLIP.hubNames(tensor: tensor, embed: embed, ffn: ffn, depth: depth, patch: patch, path: url.path)
-        let tower = try SigLIPTower(config: config, weights: WeightStore(tensors: renamed, directory: url), prefix: "",
-                                    layerCount: depth, postNorm: store.contains("v.post_ln.weight"))
-
-        func stats(_ key: String) throws -> [Float] {
-            guard let v = m.values[key]?.array?.compactMap({ $0.double }), v.count >= 3 else {
-                throw ModelError.invalidConfigValue(path: url.path, key: key, reason: "expected 3 numbers")
-            }
-            return v.prefix(3).map { Float($0) }
-        }
-        let mean = try stats("clip.vision.image_mean"), std = try stats("clip.vision.image_std")
-        guard std.allSatisfy({ $0 != 0 }) else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.vision.image_std", reason: "must not be 0")
-        }
+        let tower = try GGUFSigLIP.tower(mp, siglip, imageSize: tile)
+        let (mean, std) = try mp.normalization()
         let layoutTokens = ["<image>", "<fake_token_around_image>", "<global-img>", "<row_1_col_1>"]
         guard let imageToken = tokenizer.id(forToken: "<image>"),
               layoutTokens.allSatisfy({ tokenizer.id(forToken: $0) != nil }) else {

@@ -45,21 +45,9 @@ enum GGUFVision {
     /// The Qwen2-VL pipeline over an mmproj file, for a text model of `textHidden` width whose vocabulary
     /// holds `<|image_pad|>`.
     static func load(mmproj url: URL, textHidden: Int, tokenizer: Tokenizer, textPath: String) throws -> Qwen2VLPipeline {
-        let file = try GGUFFile(path: url.path)
-        let type = try projectorType(file)
-        let m = GGUFMetadata(file)
-        let store = WeightStore(gguf: file)
-        func tensor(_ name: String) throws -> TensorView {
-            guard store.contains(name) else {
-                throw ModelError.invalidConfigValue(path: url.path, key: name,
-                    reason: "tensor missing from the mmproj file (\(type) needs it)")
-            }
-            return try store.tensor(name)
-        }
-        let isV25 = type == "qwen2.5vl_merger"
-        guard try m.optionalBool("clip.has_vision_encoder") ?? true else {
-            throw ModelError.invalidConfigValue(path: url.path, key: "clip.has_vision_encoder", reason: "the file has no vision encoder")
-        }
+        let mp = try GGUFMmproj(url)
+        let m = mp.meta, store = mp.store, tensor = mp.tensor
+        let isV25 = mp.projector == "qwen2.5vl_merger"
         let depth = try m.positiveInt("clip.vision.block_count")
         let embed = try m.positiveInt("clip.vision.embedding_length")
         let heads = try m.positiveInt("clip.vision.attention.head_count")
@@ -75,10 +63,7 @@ enum GGUFVision {
         // Qwen2-VL's converter writes the merger's width as feed_forward_length; the MLP's own width is
         // read from its weight, as clip.cpp does.
         let mlp = try tensor("v.blk.0.ffn_up.weight").shape.first ?? 0
-        let useSilu = try m.optionalBool("clip.use_silu") ?? false
-        let useGelu = try m.optionalBool("clip.use_gelu") ?? false
-        // clip.cpp: use_gelu -> ggml GELU, use_silu -> SiLU, neither -> GELU-quick.
-        let act: Activation = useGelu ? .geluTanh : useSilu ? .silu : .quickGelu
+        let act = try mp.activation()
         var full = Set<Int>()
         var window = 112
         if isV25 {
@@ -97,22 +82,17 @@ enum GGUFVision {
             isV25: isV25, depth: depth, embedDim: embed, heads: heads, mlpHidden: mlp, outHidden: out,
             patchSize: patch, mergeSize: merge, temporalPatchSize: 2, inChannels: 3, activation: act,
             ropeTheta: 10000, windowSize: window, fullAttentionBlocks: full)
-        config.normEps = Float(try m.optionalDouble("clip.vision.attention.layer_norm_epsilon") ?? 1e-6)
+        config.normEps = try mp.normEps()
         config.ggmlActivations = true
 
         let renamed = try hubNames(config: config, tensor: tensor, has: store.contains, path: url.path)
         let tower = try Qwen2VisionTower(config: config, weights: WeightStore(tensors: renamed, directory: url), prefix: "visual.")
 
-        func stats(_ key: String) throws -> [Float] {
-            guard let v = m.values[key]?.array?.compactMap({ $0.double }), v.count >= 3 else {
-                throw ModelError.invalidConfigValue(path: url.path, key: key, reason: "expected 3 numbers")
-            }
-            return v.prefix(3).map { Float($0) }
-        }
+        let (mean, std) = try mp.normalization()
         let unit = (patch * merge) * (patch * merge)
         let processor = Qwen2VLProcessorConfig(
             minPixels: minTokens * unit, maxPixels: maxTokens * unit, patchSize: patch, mergeSize: merge,
-            temporalPatchSize: 2, mean: try stats("clip.vision.image_mean"), std: try stats("clip.vision.image_std"),
+            temporalPatchSize: 2, mean: mean, std: std,
             rescaleFactor: 1.0 / 255.0, doRescale: true, doNormalize: true, flavor: .llamaCpp)
         guard let imageToken = tokenizer.id(forToken: "<|image_pad|>") else {
             throw ModelError.invalidConfigValue(path: textPath, key: "tokenizer.ggml.tokens",
