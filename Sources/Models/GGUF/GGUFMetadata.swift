@@ -70,30 +70,26 @@ struct GGUFMetadata {
     }
 
     func optionalInts(_ key: String) throws -> [Int]? {
-        guard let v = values[key] else { return nil }
-        guard let items = v.array else {
-            throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected an array of integers, found \(v.type)")
-        }
-        return try items.map {
-            guard let i = $0.int else {
-                throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected integers, found \($0.type)")
-            }
-            return i
-        }
+        try optionalArray(key, of: "integers") { $0.int }
     }
 
     /// An array of numbers (`tokenizer.ggml.scores` is f32); NaN and infinities are kept, as llama.cpp
     /// compares them as they are.
     func optionalDoubles(_ key: String) throws -> [Double]? {
+        try optionalArray(key, of: "numbers") { $0.double }
+    }
+
+    /// An array whose every element `convert` accepts; nil when the key is absent.
+    private func optionalArray<T>(_ key: String, of kind: String, _ convert: (GGUFValue) -> T?) throws -> [T]? {
         guard let v = values[key] else { return nil }
         guard let items = v.array else {
-            throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected an array of numbers, found \(v.type)")
+            throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected an array of \(kind), found \(v.type)")
         }
         return try items.map {
-            guard let d = $0.double else {
-                throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected numbers, found \($0.type)")
+            guard let x = convert($0) else {
+                throw ModelError.invalidConfigValue(path: path, key: key, reason: "expected \(kind), found \($0.type)")
             }
-            return d
+            return x
         }
     }
 }
