@@ -18,7 +18,7 @@ struct Chat: AsyncParsableCommand {
         NO_COLOR=1 draws without colours (image previews become text).
         """)
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL or MiniCPM-V with its mmproj), or a repo id in the Hugging Face cache.")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL, SmolVLM or MiniCPM-V with its mmproj), a repo id in the Hugging Face cache, or an Ollama model name.")
     var model: String?
     @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
     var resume = false

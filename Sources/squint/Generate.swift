@@ -11,7 +11,7 @@ struct Generate: AsyncParsableCommand {
             + "model's own chat template with the generation prompt added. --messages takes a whole conversation "
             + "instead; --raw feeds the text with no template.")
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL or MiniCPM-V with its mmproj), or a Hugging Face repo id in the local cache.")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL, SmolVLM or MiniCPM-V with its mmproj), a Hugging Face repo id in the local cache, or an Ollama model name.")
     var model: String
     @Option(name: .customLong("image"), help: "An image to attach (repeatable); fills the image parts in order.")
     var images: [String] = []
