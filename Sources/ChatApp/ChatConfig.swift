@@ -6,14 +6,20 @@ import Sampling
 ///
 ///     { "model": "/models/Qwen2-VL-2B-Instruct", "theme": "light", "maxTokens": 1024,
 ///       "sampling": { "temperature": 0.7, "topK": 20 } }
+///
+/// `mmproj` goes with `model` (a GGUF file): the vision projector to load with it, as `--mmproj`.
 public struct ChatConfig: Sendable, Codable, Equatable {
     public var model: String?
+    /// The llama.cpp mmproj file for `model`; used only when the model opened is that one.
+    public var mmproj: String?
     public var theme: String?
     public var maxTokens: Int?
     public var sampling: SamplerSettings?
 
-    public init(model: String? = nil, theme: String? = nil, maxTokens: Int? = nil, sampling: SamplerSettings? = nil) {
+    public init(model: String? = nil, mmproj: String? = nil, theme: String? = nil, maxTokens: Int? = nil,
+                sampling: SamplerSettings? = nil) {
         self.model = model
+        self.mmproj = mmproj
         self.theme = theme
         self.maxTokens = maxTokens
         self.sampling = sampling

@@ -99,6 +99,9 @@ public struct GenerationPlan: Sendable, Equatable {
 /// Everything the chat screen shows; changed only by `reduce`.
 public struct ChatState: Sendable {
     public var info: ModelInfo
+    /// How the loaded model was named (saved with the session so `--resume` reopens it); nil in tests.
+    /// Not changed by resuming another session in the UI: the engine keeps the model it loaded.
+    public var modelSource: ModelChoice? = nil
     public var messages: [Message] = []
     public var editor = LineEditor()
     public var settings = SamplerSettings()

@@ -10,12 +10,17 @@ public struct SessionSummary: Sendable, Equatable {
     public var messageCount: Int
 }
 
-/// A saved conversation.
+/// A saved conversation. Fields added after version 1 are optional, so older files still load.
 public struct SavedSession: Sendable, Codable, Equatable {
     public var version = 1
     public var id: String
     public var title: String?
+    /// The model's display name (the status bar's).
     public var model: String
+    /// What `--model` named (an absolute path, a repo id or an Ollama name): `--resume` reopens it.
+    public var modelPath: String? = nil
+    /// The GGUF vision projector (`--mmproj`, absolute) loaded with `modelPath`.
+    public var mmproj: String? = nil
     public var created: Date
     public var updated: Date
     public var settings: SamplerSettings
@@ -160,7 +165,8 @@ public enum AtomicFile {
 
 extension ChatState {
     public func savedSession(created: Date, now: Date = Date()) -> SavedSession {
-        SavedSession(id: sessionID, title: sessionTitle, model: info.name, created: created, updated: now,
+        SavedSession(id: sessionID, title: sessionTitle, model: info.name, modelPath: modelSource?.model,
+                     mmproj: modelSource?.mmproj, created: created, updated: now,
                      settings: settings, maxTokens: maxTokens,
                      messages: messages.filter { $0.status != .streaming || !$0.text.isEmpty })
     }

@@ -18,7 +18,7 @@ struct Chat: AsyncParsableCommand {
         NO_COLOR=1 draws without colours (image previews become text).
         """)
 
-    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL, SmolVLM or MiniCPM-V with its mmproj), a repo id in the Hugging Face cache, or an Ollama model name.")
+    @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json), a .gguf file (Qwen2/Llama; Qwen2-VL, SmolVLM or MiniCPM-V with its mmproj), a repo id in the Hugging Face cache, or an Ollama model name (default with --resume: the session's model).")
     var model: String?
     @Flag(help: "Resume a saved session: the one named by SESSION-ID, else the latest.")
     var resume = false
@@ -39,11 +39,9 @@ struct Chat: AsyncParsableCommand {
     var context: Int?
     @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
-    @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: a .gguf file named *mmproj* beside the model).")
+    @Option(help: "GGUF models: llama.cpp's mmproj file, the vision part (default: the one the resumed session or the config remembers for the model, else a .gguf file named *mmproj* beside it).")
     var mmproj: String?
     @OptionGroup var sampling: SamplingOptions
-
-    var mmprojURL: URL? { mmproj.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath) } }
 
     /// With --resume, a first argument that is not an existing file is the session id.
     var sessionID: String? {
@@ -80,22 +78,6 @@ struct Chat: AsyncParsableCommand {
             return
         }
         let config = try ChatConfig.load(ChatConfig.defaultURL())
-        // No model named: the bundled demo model with a sample picture attached, and a hint.
-        var demo: DemoModel.Found? = nil
-        if model == nil && config.model == nil && !resume { demo = DemoModel.locate() }
-        guard let model = model ?? config.model ?? demo?.model.path else {
-            FileHandle.standardError.write(Data("""
-            squint: no model given and no bundled demo model found: squint chat --model DIR
-            (DIR holds config.json, *.safetensors and tokenizer.json, e.g. a Hugging Face snapshot)
-
-            """.utf8))
-            throw ExitCode(2)
-        }
-        var environment = ProcessInfo.processInfo.environment
-        if noColor { environment["NO_COLOR"] = "1" }
-        let theme = try ThemeLoader.load(self.theme ?? config.theme, environment: environment)
-        let colors = environment["NO_COLOR"].map(\.isEmpty) ?? true
-
         var saved: SavedSession? = nil
         if resume {
             guard let id = sessionID ?? store.latestID() else {
@@ -103,17 +85,40 @@ struct Chat: AsyncParsableCommand {
             }
             saved = try store.load(id)
         }
+        // The model: --model, else the resumed session's, else the config's, each with the mmproj
+        // remembered for it; with none of them, the bundled demo model with a sample picture and a hint.
+        var demo: DemoModel.Found? = nil
+        var choice = ModelChoice.resolve(model: self.model, mmproj: mmproj, config: config, saved: saved)
+        if choice == nil && !resume {
+            demo = DemoModel.locate()
+            choice = demo.map { ModelChoice(model: $0.model.path) }
+        }
+        guard let choice else {
+            FileHandle.standardError.write(Data("""
+            squint: no model given and no bundled demo model found: squint chat --model DIR
+            (DIR holds config.json, *.safetensors and tokenizer.json, e.g. a Hugging Face snapshot)
+
+            """.utf8))
+            throw ExitCode(2)
+        }
+        let model = choice.model
+        var environment = ProcessInfo.processInfo.environment
+        if noColor { environment["NO_COLOR"] = "1" }
+        let theme = try ThemeLoader.load(self.theme ?? config.theme, environment: environment)
+        let colors = environment["NO_COLOR"].map(\.isEmpty) ?? true
 
         FileHandle.standardError.write(Data("squint: loading \(model)…\n".utf8))
         let url = try ModelLocator.resolve(model)
         let engine = try InferenceEngine(directory: url, options: EngineOptions(
             contextLength: context, quantization: try quant.map(Quantization.parse),
-            tokenDelay: (environment["SQUINT_TOKEN_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000, mmproj: mmprojURL))
+            tokenDelay: (environment["SQUINT_TOKEN_DELAY_MS"].flatMap(Double.init) ?? 0) / 1000,
+            mmproj: choice.mmproj.map { URL(fileURLWithPath: $0) }))
         // A repo id names itself ("org/name" -> "name"); a directory by its last component.
         let name = URL(fileURLWithPath: (model as NSString).expandingTildeInPath).standardizedFileURL.lastPathComponent
         let backend = EngineBackend(engine: engine, name: name)
 
         var state = ChatState(info: backend.info, sessionID: SessionStore.newID())
+        state.modelSource = ModelChoice(model: ModelChoice.rememberedModel(model), mmproj: choice.mmproj)
         state.settings = try sampling.settings(over: config.sampling)
         state.maxTokens = maxTokens ?? config.maxTokens ?? 512
         if let saved { state.restore(saved) } else if let system { state.setSystemPrompt(system) }
@@ -142,7 +147,9 @@ struct Chat: AsyncParsableCommand {
         let (final, captured) = try outcome.get()
         if !captured.isEmpty { FileHandle.standardError.write(captured) }
         if final.messages.contains(where: { $0.role == .user }) {
-            print("Session \(final.sessionID) saved; continue it with: squint chat --model \(model) --resume \(final.sessionID)")
+            // The session remembers its model and mmproj; naming them again keeps the hint self-contained.
+            let projector = choice.mmproj.map { " --mmproj \($0)" } ?? ""
+            print("Session \(final.sessionID) saved; continue it with: squint chat --model \(model)\(projector) --resume \(final.sessionID)")
         }
     }
 
