@@ -122,6 +122,9 @@ public final class GGUFFile: @unchecked Sendable {
             }
             names.append(t.name)
         }
+        // Everything before the data section has been copied out; its pages need not stay resident
+        // (a 150k-token vocabulary makes them several MB).
+        mapping.releasePages(before: headerEnd)
         self.alignment = alignment
         self.metadata = metadata
         self.metadataKeys = keys

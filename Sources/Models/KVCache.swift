@@ -90,13 +90,17 @@ public final class KVCache: @unchecked Sendable {
 }
 
 /// Scratch for one forward pass of up to `rows` tokens. Sized once per cache and grown only when a
-/// longer chunk arrives, never per token.
+/// longer chunk arrives, never per token. The MLP's `gate` and `up` hold only `mlpRows` rows: the MLP
+/// runs in row blocks (`DecoderModel.mlpRowBlock`), so a 512-token prefill of Qwen2-0.5B needs 5 MB
+/// for them instead of 20 MB.
 final class Workspace {
     let rows: Int
+    let mlpRows: Int
     let x, xn, q, k, v, attn, gate, up, cos, sin: UnsafeMutablePointer<Float>
 
-    init(rows: Int, config: TextConfig) {
+    init(rows: Int, mlpRowBlock: Int, config: TextConfig) {
         self.rows = rows
+        mlpRows = max(1, min(rows, mlpRowBlock))
         let h = config.hiddenSize, qd = config.headCount * config.headDim, kd = config.kvHeadCount * config.headDim
         let half = config.headDim / 2
         x = .allocate(capacity: rows * h)
@@ -105,8 +109,8 @@ final class Workspace {
         k = .allocate(capacity: rows * kd)
         v = .allocate(capacity: rows * kd)
         attn = .allocate(capacity: rows * qd)
-        gate = .allocate(capacity: rows * config.intermediateSize)
-        up = .allocate(capacity: rows * config.intermediateSize)
+        gate = .allocate(capacity: mlpRows * config.intermediateSize)
+        up = .allocate(capacity: mlpRows * config.intermediateSize)
         cos = .allocate(capacity: rows * half)
         sin = .allocate(capacity: rows * half)
     }

@@ -49,6 +49,7 @@ public final class LoadedModel: @unchecked Sendable {
                     reason: "an mmproj file goes with a GGUF model; \(directory.path) is not one")
             }
             try self.init(hub: directory, options: options)
+            ProcessHeap.releaseFreeHeap()
         }
     }
 
@@ -173,6 +174,9 @@ public final class LoadedModel: @unchecked Sendable {
         }
         mmproj = found
         self.familyName = familyName
+        // The metadata arrays and the tokenizer's intermediate forms are freed by now; without this their
+        // pages would stay resident next to the weights.
+        ProcessHeap.releaseFreeHeap()
     }
 
     /// The vision part from an mmproj of the given projector type, and the family name it makes.

@@ -8,8 +8,7 @@ struct BPEModel: Sendable {
         let id: Int32
     }
 
-    let vocab: [ByteKey: Int]
-    let idToToken: [String?]
+    let vocab: VocabTable
     let merges: [UInt64: Merge]
     /// Single-scalar tokens by scalar value, the fast path for building a word's first symbols.
     let scalarIDs: [UInt32: Int]
@@ -31,22 +30,20 @@ struct BPEModel: Sendable {
     init(_ json: JSONReader) throws {
         let section = json.section
         let vocabJSON = try json.reader("vocab")
-        var vocab: [ByteKey: Int] = [:]
-        vocab.reserveCapacity(vocabJSON.object.keys.count)
-        var maxID = -1
+        var entries: [(text: String, id: Int)] = []
+        entries.reserveCapacity(vocabJSON.object.keys.count)
         for (token, value) in zip(vocabJSON.object.keys, vocabJSON.object.values) {
             guard let id = value.int, id >= 0, id < 16_000_000 else {
                 throw TokenizerError.invalidValue(section: vocabJSON.section, key: token,
                                                   expected: "token id in 0..<16000000", actual: "\(value)")
             }
-            vocab[ByteKey(token)] = id
-            maxID = max(maxID, id)
+            entries.append((token, id))
         }
-        var idToToken = [String?](repeating: nil, count: maxID + 1)
+        let vocab = VocabTable(entries)
+        entries = []
         var scalarIDs: [UInt32: Int] = [:]
-        for (key, id) in vocab {
-            idToToken[id] = key.string
-            var it = key.string.unicodeScalars.makeIterator()
+        vocab.forEach { text, id in
+            var it = text.unicodeScalars.makeIterator()
             if let first = it.next(), it.next() == nil { scalarIDs[first.value] = id }
         }
 
@@ -55,12 +52,12 @@ struct BPEModel: Sendable {
         ignoreMerges = try json.bool("ignore_merges", default: false)
         fuseUnk = try json.bool("fuse_unk", default: false)
         unkToken = try json.optionalString("unk_token")
-        unkID = unkToken.flatMap { vocab[ByteKey($0)] }
+        unkID = unkToken.flatMap { vocab.id($0) }
 
         if try json.bool("byte_fallback", default: false) {
             var ids: [Int] = []
             for b in 0..<256 {
-                guard let id = vocab[ByteKey(String(format: "<0x%02X>", b))] else { break }
+                guard let id = vocab.id(String(format: "<0x%02X>", b)) else { break }
                 ids.append(id)
             }
             byteFallbackIDs = ids.count == 256 ? ids : nil
@@ -89,8 +86,8 @@ struct BPEModel: Sendable {
                 throw TokenizerError.invalidValue(section: "\(section).merges[\(rank)]", key: "",
                                                   expected: "\"left right\" or [left, right]", actual: entry.kind)
             }
-            guard let a = vocab[ByteKey(left)] else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: left) }
-            guard let b = vocab[ByteKey(right)] else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: right) }
+            guard let a = vocab.id(left) else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: left) }
+            guard let b = vocab.id(right) else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: right) }
             // With a continuing-subword prefix ("##"), the right part's prefix is dropped when merging.
             var merged = left
             if prefixCount > 0, let p = continuingSubwordPrefix, right.hasPrefix(p) {
@@ -98,20 +95,19 @@ struct BPEModel: Sendable {
             } else {
                 merged += right
             }
-            guard let m = vocab[ByteKey(merged)] else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: merged) }
+            guard let m = vocab.id(merged) else { throw TokenizerError.mergeTokenOutOfVocabulary(index: rank, token: merged) }
             let key = BPEModel.pairKey(a, b)
             // First occurrence wins, as in tokenizers (later duplicates have a worse rank anyway).
             if merges[key] == nil { merges[key] = Merge(rank: Int32(rank), id: Int32(m)) }
         }
         self.vocab = vocab
-        self.idToToken = idToToken
         self.merges = merges
         self.scalarIDs = scalarIDs
     }
 
-    func id(for token: String) -> Int? { vocab[ByteKey(token)] }
+    func id(for token: String) -> Int? { vocab.id(token) }
 
-    func token(for id: Int) -> String? { id >= 0 && id < idToToken.count ? idToToken[id] : nil }
+    func token(for id: Int) -> String? { vocab.token(id) }
 
     /// Appends the ids of one pre-tokenized word.
     func tokenize(_ word: String, into out: inout [Int]) {
@@ -122,7 +118,7 @@ struct BPEModel: Sendable {
             return
         }
         var ids: [Int]
-        if ignoreMerges, let id = vocab[key] {
+        if ignoreMerges, let id = vocab.id(key.string) {
             ids = [id]
         } else {
             ids = initialSymbols(word)
@@ -150,7 +146,7 @@ struct BPEModel: Sendable {
                 var piece = String(s)
                 if i > 0, let p = continuingSubwordPrefix { piece = p + piece }
                 if i == scalars.count - 1, let e = endOfWordSuffix { piece += e }
-                found = vocab[ByteKey(piece)]
+                found = vocab.id(piece)
             }
             if let id = found {
                 if pendingUnk, let unk = unkID { ids.append(unk) }

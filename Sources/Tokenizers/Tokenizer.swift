@@ -116,7 +116,7 @@ public final class Tokenizer: Sendable {
 
     /// One more than the largest id of the vocabulary and the added tokens.
     public var vocabularySize: Int {
-        max(model.idToToken.count, (addedByID.keys.max() ?? -1) + 1)
+        max(model.vocab.count, (addedByID.keys.max() ?? -1) + 1)
     }
 
     public func id(forToken token: String) -> Int? {

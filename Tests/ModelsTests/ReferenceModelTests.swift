@@ -87,6 +87,21 @@ final class ReferenceModelTests: XCTestCase {
         XCTAssertEqual(cache.count, ids.count)
         XCTAssertEqual(cache.sharedPrefix(with: ids + [5]), ids.count)
     }
+
+    /// The MLP runs in row blocks of `mlpRowBlock` rows within a pass (to keep its scratch small): with
+    /// blocks of 16 rows and prefill chunks of 32 tokens, so that both the 35- and the 78-token prompts
+    /// span several blocks, partial last blocks included, every family still matches transformers'
+    /// logits and greedy continuation.
+    func testMLPInRowBlocksMatchesTransformers() throws {
+        for name in Self.modelNames {
+            let (model, ref, dir) = try load(name)
+            let lm = try XCTUnwrap(model.language as? DecoderModel, name)
+            lm.mlpRowBlock = 16
+            lm.maxChunk = 32
+            try check(model, ref.raw, dir: dir, label: "\(name) raw, 16-row MLP blocks")
+            try check(model, ref.chat, dir: dir, label: "\(name) chat, 16-row MLP blocks")
+        }
+    }
 }
 
 extension ReferenceModelTests {

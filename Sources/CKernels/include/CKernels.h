@@ -139,6 +139,10 @@ void sq_quantize_row_q4_0(const float *x, void *out, int64_t n);
 // f32 -> Q4_K rows (n a multiple of 256), llama.cpp's quantize_row_q4_K_ref.
 void sq_quantize_row_q4_K(const float *x, void *out, int64_t n);
 
+/// Hands the allocator's free pages back to the system (glibc `malloc_trim(0)`; a no-op elsewhere), e.g.
+/// after loading a model, whose temporary tables would otherwise stay counted in the resident set.
+void sq_release_free_heap(void);
+
 #ifdef __cplusplus
 }
 #endif

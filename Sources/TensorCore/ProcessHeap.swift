@@ -1,0 +1,26 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The heap of this process: what model loading leaves resident besides the weights.
+public enum ProcessHeap {
+    /// Returns the allocator's free pages to the system. Loading builds large temporary tables (GGUF
+    /// metadata, the tokenizer's intermediate forms) whose freed chunks the allocator would otherwise
+    /// keep resident for the life of the process.
+    public static func releaseFreeHeap() { sq_release_free_heap() }
+}
+
+extension MappedFile {
+    /// Drops the resident pages of `[0, end)` rounded down to whole pages (e.g. a GGUF header, read
+    /// once while parsing). The mapping stays valid: read-only file pages are read again on access.
+    public func releasePages(before end: Int) {
+        guard let base, end > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = min(end, size) / page * page
+        guard length > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_DONTNEED)
+    }
+}
