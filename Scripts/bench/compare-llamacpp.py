@@ -4,6 +4,7 @@
     python3 Scripts/bench/compare-llamacpp.py                       # builds what it needs, then measures
     python3 Scripts/bench/compare-llamacpp.py --gguf a.gguf b.gguf  # your own files
     python3 Scripts/bench/compare-llamacpp.py --rounds 3 --threads 2
+    python3 Scripts/bench/compare-llamacpp.py --vl --threads 1      # image encoding against llama-mtmd-cli
 
 Run by hand (never by CI). What it needs, made once under ~/.cache/squint-bench (or --cache):
   * llama.cpp's llama-bench, llama-quantize (and llama-mtmd-cli for --vl): built with cmake from the
@@ -19,11 +20,20 @@ side is kept, so a noisy moment on the shared machine hurts both alike. Prompt p
 decode tg128 for both (llama-bench's own test names); squint's decode also shows its fraction of the
 bandwidth bound it measures in the same run, its N=4 lockstep batch against one stream, and its peak
 resident memory against the weights read per token plus the KV cache (goal: at most 1.10).
+
+--vl times image encoding (the vision tower and merger, preprocessing apart) instead: `squint bench --image`'s
+image_encode_ms against the time llama-mtmd-cli prints for encoding the same picture ("mtmd batch encoding done
+in N ms"), same thread count, alternating rounds, best of each. The model: a Qwen2-VL checkpoint with random
+weights and Qwen2-VL-2B's vision tower (depth 32, width 1280, 16 heads; Scripts/bench/make_vl_bench_model.py,
+run with --python), a tiny text model, converted by `squint quantize --mmproj-out` to an F16 text GGUF + F16
+mmproj (or --vl-model/--mmproj). Pictures: photo.jpg of the VL fixtures resized to 448x448 and 896x672
+(multiples of 28, so neither side resizes them: 256 and 768 image tokens), or --images.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -108,6 +118,94 @@ def llama_bench(bins: Path, gguf: Path, threads: int) -> dict:
     return {"pp": pp["avg_ts"], "tg": tg["avg_ts"]}
 
 
+VL_STEM = "qwen2-vl-2b-shaped-random"
+VL_SIZES = ((448, 448), (896, 672))
+
+
+def default_vl_files(cache: Path, squint: Path, python: str) -> tuple[Path, Path]:
+    out = cache / "gguf-vl"
+    text, mmproj = out / f"{VL_STEM}-f16.gguf", out / f"mmproj-{VL_STEM}-f16.gguf"
+    if not (text.exists() and mmproj.exists()):
+        hf = cache / VL_STEM
+        if not (hf / "model.safetensors").exists():
+            run([python, REPO / "Scripts" / "bench" / "make_vl_bench_model.py", hf])
+        out.mkdir(parents=True, exist_ok=True)
+        run([squint, "quantize", "--model", hf, "--out", text, "--type", "f16", "--mmproj-out", mmproj])
+    return text, mmproj
+
+
+def default_images(cache: Path, python: str) -> list[Path]:
+    out = cache / "images"
+    files = [out / f"photo-{w}x{h}.png" for w, h in VL_SIZES]
+    if not all(f.exists() for f in files):
+        out.mkdir(parents=True, exist_ok=True)
+        photo = REPO / "Tests" / "Fixtures" / "vl" / "images" / "photo.jpg"
+        sizes = ", ".join(f"({w}, {h})" for w, h in VL_SIZES)
+        run([python, "-c", "from PIL import Image; import sys; p = Image.open(sys.argv[1]).convert('RGB')\n"
+             f"for w, h in [{sizes}]: p.resize((w, h), Image.BICUBIC).save(f'{{sys.argv[2]}}/photo-{{w}}x{{h}}.png')",
+             photo, out])
+    return files
+
+
+def squint_encode(squint: Path, text: Path, mmproj: Path, image: Path, threads: int) -> dict:
+    env = dict(os.environ, SQUINT_THREADS=str(threads))
+    r = run([squint, "bench", "--model", text, "--mmproj", mmproj, "--image", image, "--prompt-tokens", "1",
+             "--gen-tokens", "1", "--batch", "1", "--repetitions", "1", "--json"], capture_output=True, env=env)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def llama_encode(bins: Path, text: Path, mmproj: Path, image: Path, threads: int) -> dict:
+    """llama-mtmd-cli's own timing of the image encode (tower + projector; preprocessing is done before)."""
+    r = run([bins / "llama-mtmd-cli", "-m", text, "--mmproj", mmproj, "--image", image, "-p", "Describe the picture.",
+             "-n", "1", "-t", str(threads), "--temp", "0", "-c", "4096", "-v"], capture_output=True, errors="replace")
+    log = r.stdout + r.stderr
+    # Newer mtmd-cli encodes media in batches; older ones (and mtmd_helper_eval_chunks) per slice.
+    times = [int(m) for m in re.findall(r"mtmd batch encoding done in (\d+) ms", log)] or \
+            [int(m) for m in re.findall(r"image slice encoded in (\d+) ms", log)]
+    if not times:
+        sys.exit(f"no encode time in llama-mtmd-cli's output:\n{log[-3000:]}")
+    tokens = [int(m) for m in re.findall(r"encoding batch with \d+ entries and total (\d+) tokens", log)]
+    return {"encode_ms": float(sum(times)), "image_tokens": sum(tokens) if tokens else None}
+
+
+def main_vl(a):
+    if not a.squint.exists():
+        run(["swift", "build", "-c", "release", "--product", "squint"], cwd=REPO)
+    bins = llama_binaries(a.cache, a.python, a.llama_bin, ["llama-mtmd-cli"])
+    if a.vl_model or a.mmproj:
+        if not (a.vl_model and a.mmproj):
+            sys.exit("--vl-model and --mmproj go together")
+        text, mmproj = a.vl_model, a.mmproj
+    else:
+        text, mmproj = default_vl_files(a.cache, a.squint, a.python)
+    images = a.images or default_images(a.cache, a.python)
+
+    results = []
+    for image in images:
+        best_s, best_l = None, None
+        for _ in range(a.rounds):
+            s = squint_encode(a.squint, text, mmproj, image, a.threads)
+            if best_s is None or s["image_encode_ms"] < best_s["image_encode_ms"]:
+                best_s = s
+            l = llama_encode(bins, text, mmproj, image, a.threads)
+            if best_l is None or l["encode_ms"] < best_l["encode_ms"]:
+                best_l = l
+        results.append({"image": image.name, "squint": best_s, "llama_cpp": best_l,
+                        "encode_ratio": best_l["encode_ms"] / best_s["image_encode_ms"]})
+
+    print(f"\n{time.strftime('%Y-%m-%d %H:%M')}, {text.name} + {mmproj.name}, {a.threads} threads, best of "
+          f"{a.rounds} alternating rounds (llama.cpp from llama-cpp-python {LLAMA_CPP_PYTHON}'s sources)\n")
+    print("| image | image tokens squint / llama.cpp | encode ms squint | encode ms llama-mtmd-cli "
+          "| ratio (llama.cpp ms / squint ms; >= 1.0 is as fast) | squint preprocessing ms |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        s, l = r["squint"], r["llama_cpp"]
+        print(f"| {r['image']} | {s['image_tokens']} / {l['image_tokens'] if l['image_tokens'] is not None else '?'} "
+              f"| {s['image_encode_ms']:.0f} | {l['encode_ms']:.0f} | {r['encode_ratio']:.2f}x | {s['image_prepare_ms']:.1f} |")
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf", type=Path, nargs="*", help="GGUF files to measure (default: the bench model as F16/Q8_0/Q4_0)")
@@ -118,7 +216,13 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--vl", action="store_true", help="time image encoding against llama-mtmd-cli instead")
+    ap.add_argument("--vl-model", type=Path, help="--vl: the text GGUF (default: the Qwen2-VL-2B-shaped random model)")
+    ap.add_argument("--mmproj", type=Path, help="--vl: the mmproj GGUF that goes with --vl-model")
+    ap.add_argument("--images", type=Path, nargs="*", help="--vl: pictures to encode (default: 448x448 and 896x672)")
     a = ap.parse_args()
+    if a.vl:
+        return main_vl(a)
 
     if not a.squint.exists():
         run(["swift", "build", "-c", "release", "--product", "squint"], cwd=REPO)
