@@ -35,12 +35,12 @@ static void SQ_FN(i8_c4_put)(uint8_t *out, const int8_t *q, const float *d, int6
         int32_t start[16];
         float da[16];
         uint16_t idx[32] = {0};
+        int64_t i = base / 18, m = base % 18;  // byte base + 4l + j is byte m of block i (stepped, no divisions)
         for (int l = 0; l < 16; l++) {
             int64_t blk = -1;
             int32_t sum = 0;
-            for (int j = 0; j < 4; j++) {
-                const int64_t b = base + 4 * l + j, i = b / 18, m = b % 18;
-                if (b < fresh || m < 2) {
+            for (int j = 0; j < 4; j++, m == 17 ? (m = 0, i++) : m++) {
+                if (base + 4 * l + j < fresh || m < 2) {
                     lo[4 * l + j] = hi[4 * l + j] = 0;
                     continue;
                 }

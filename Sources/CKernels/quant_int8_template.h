@@ -58,7 +58,9 @@ void SQ_FN(sq_quantize_act)(const float *X, int64_t n, int64_t cols, void *buf, 
             a.s[t * nb + b] = d * (float)isum;
             SQ_FN(i8_group_put)(a.g4 + ((t / 4) * nb + b) * SQ_G4_BYTES, (int)(t % 4), q, -isum, d);
         }
-        if (a.c4 != NULL) SQ_FN(i8_c4_put)(a.c4, a.q, a.d, cols);
+        // Only rows the one-token chunk kernel takes (sq_matmul_q8act): the layout costs ~1 us per 1000
+        // columns, which the 896-column matmuls of a small model would pay ~150 times a token for nothing.
+        if (a.c4 != NULL && cols >= SQ_C4_MIN_COLS) SQ_FN(i8_c4_put)(a.c4, a.q, a.d, cols);
         // The last group's missing tokens are zeros (and so contribute nothing).
         if (t == n - 1)
             for (int j = (int)(t % 4) + 1; j < 4; j++)
