@@ -82,7 +82,7 @@ int sq_matmul_uses_q8act(int dtype, int64_t cols, int64_t n) {
 }
 
 int64_t sq_q8act_bytes(int64_t n, int64_t cols) {
-    return n * cols + 2 * 4 * n * (cols / 32) + (n + 3) / 4 * (cols / 32) * SQ_G4_BYTES;
+    return sq_act_bytes(n, cols);
 }
 
 void sq_quantize_act(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1) {

@@ -102,6 +102,18 @@ final class Int8MatmulTests: XCTestCase {
         }
     }
 
+    /// One token of long Q4_0 rows (>= SQ_C4_MIN_COLS = 2048 columns): the AVX-512 chunk kernel
+    /// (quant_int8_chunks.h), whose last chunk overlaps the one before unless the row is a whole number of
+    /// 64-byte chunks (2048 columns: 1152 bytes); the other rows end 18, 36, 54, 8 and 48 bytes into a
+    /// chunk, an odd block count included, so lanes straddle the 18-byte blocks in every way they can.
+    func testQ4_0DecodeChunkShapes() {
+        var seed: UInt64 = 8000
+        for cols in [2048, 2080, 2112, 2144, 2176, 4864] {
+            check(.q4_0, rows: 7, cols: cols, n: 1, seed: seed)
+            seed += 1
+        }
+    }
+
     /// Long rows, rows split across the shared pool and a 3-thread pool (uneven chunks), an ldy wider
     /// than the rows, and a prefill-sized batch that runs over several row panels.
     func testThreadsPanelsAndLongRows() {
