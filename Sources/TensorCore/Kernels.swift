@@ -268,6 +268,14 @@ public enum Kernels {
         }
     }
 
+    /// x[i] = table[f16 bits of x[i]] (round to nearest even) where lo < x[i] < hi, 0 where x[i] <= lo,
+    /// unchanged otherwise (x >= hi, NaN; a NaN lo never zeroes): ggml's FP16 activation tables.
+    /// `table` holds 65536 floats.
+    public static func f16Table(_ table: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, n: Int,
+                                lo: Float, hi: Float) {
+        sq_f16_table(table, x, Int64(n), lo, hi)
+    }
+
     /// Row `row` of a [rows, cols] tensor widened (or dequantized, bit-identical to gguf-py) to f32 into
     /// `out` (an embedding lookup). Quantized rows are whole blocks (GGUFFile checks cols).
     public static func convertRow(_ t: TensorView, row: Int, into out: UnsafeMutablePointer<Float>) {

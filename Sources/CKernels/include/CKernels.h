@@ -137,6 +137,10 @@ void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1);
 void sq_attention_stream(const sq_attention_params *p, int64_t h0, int64_t h1);
 int sq_attention_blocked(const sq_attention_params *p, int64_t h0, int64_t h1);
 
+/// x[i] = table[f16 bit pattern of x[i], rounded to nearest even] where lo < x[i] < hi; 0 where
+/// x[i] <= lo; unchanged otherwise (x[i] >= hi, NaN). A NaN lo never zeroes. table has 65536 entries.
+void sq_f16_table(const float *table, float *x, int64_t n, float lo, float hi);
+
 /// A spin-wait hint (x86 `pause`) for the thread pool.
 void sq_cpu_relax(void);
 
