@@ -123,7 +123,8 @@ static void SQ_FN(attend_tile)(const SQ_FN(attn_tile) *t, const float *K, const 
     }
 }
 
-void SQ_FN(sq_attention)(const sq_attention_params *p, int64_t h0, int64_t h1) {
+// The reference twin of attention_blocked_template.h, and the path for decode and short prompts.
+void SQ_FN(sq_attention_stream)(const sq_attention_params *p, int64_t h0, int64_t h1) {
     if (p->kv_heads <= 0 || p->n_heads % p->kv_heads != 0 || p->head_dim <= 0) return;
     const int64_t group = p->n_heads / p->kv_heads;
     const int64_t hd = p->head_dim;

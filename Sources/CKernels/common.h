@@ -119,6 +119,8 @@ SQ_ALWAYS_INLINE int64_t sq_act_bytes(int64_t n, int64_t cols) {
                             float eps);                                                                   \
     void sq_activation_##sfx(int kind, float *x, int64_t n);                                              \
     void sq_attention_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);                       \
+    void sq_attention_stream_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);                \
+    int sq_attention_blocked_##sfx(const sq_attention_params *p, int64_t h0, int64_t h1);                \
     void sq_matmul_quant_##sfx(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, \
                                int64_t ldy, int64_t r0, int64_t r1);                                      \
     void sq_quantize_act_##sfx(const float *X, int64_t n, int64_t cols, void *buf, int64_t t0, int64_t t1); \

@@ -171,6 +171,22 @@ void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1) {
     }
 }
 
+void sq_attention_stream(const sq_attention_params *p, int64_t h0, int64_t h1) {
+    switch (sq_get_isa()) {
+    case SQ_ISA_AVX512: sq_attention_stream_avx512(p, h0, h1); break;
+    case SQ_ISA_AVX2: sq_attention_stream_avx2(p, h0, h1); break;
+    default: sq_attention_stream_scalar(p, h0, h1); break;
+    }
+}
+
+int sq_attention_blocked(const sq_attention_params *p, int64_t h0, int64_t h1) {
+    switch (sq_get_isa()) {
+    case SQ_ISA_AVX512: return sq_attention_blocked_avx512(p, h0, h1);
+    case SQ_ISA_AVX2: return sq_attention_blocked_avx2(p, h0, h1);
+    default: return sq_attention_blocked_scalar(p, h0, h1);
+    }
+}
+
 void sq_layernorm(const float *x, int dtype, const void *w, const void *b, float *y, int64_t n, float eps) {
     switch (sq_get_isa()) {
     case SQ_ISA_AVX512: sq_layernorm_avx512(x, dtype, w, b, y, n, eps); break;

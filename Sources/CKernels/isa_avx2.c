@@ -121,5 +121,7 @@ static inline __m256 sq_exp_avx2(__m256 x) {
 
 #include "kernels_template.h"
 #include "attention_template.h"
+#define SQ_BQR 4  // attention_blocked_template.h: 4 rows x 2 vectors of scores = 8 accumulators
+#include "attention_blocked_template.h"
 
 #pragma clang attribute pop

@@ -92,5 +92,7 @@ static inline __m512 sq_exp_avx512(__m512 x) {
 
 #include "kernels_template.h"
 #include "attention_template.h"
+#define SQ_BQR 8  // attention_blocked_template.h: 8 rows x 2 vectors of scores = 16 accumulators
+#include "attention_blocked_template.h"
 
 #pragma clang attribute pop

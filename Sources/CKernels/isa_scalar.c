@@ -50,3 +50,5 @@ static inline int32_t sq_rne_i32(float v) {
 
 #include "kernels_template.h"
 #include "attention_template.h"
+#define SQ_BQR 4  // attention_blocked_template.h: 4 rows x 2 vectors of scores = 8 accumulators
+#include "attention_blocked_template.h"

@@ -18,6 +18,10 @@
 // Register tile: SQ_RT weight rows x TT_MAX tokens of accumulators. Each weight vector is widened once
 // per tile and reused for TT_MAX tokens, so weights are read once per token block, not once per token.
 #define SQ_RT 4
+#define SQ_TOKEN_BLOCK_MIN 32
+#ifndef SQ_TOKEN_BLOCK_BYTES
+#define SQ_TOKEN_BLOCK_BYTES (512 * 1024)
+#endif
 #ifndef SQ_PANEL_BYTES
 #define SQ_PANEL_BYTES (4 * 1024 * 1024)
 #endif
@@ -139,31 +143,68 @@ SQ_ALWAYS_INLINE void SQ_FN(matmul_dt)(const int dt, const void *W, const float 
         if (lim < 1024) lim = 1024;
         if (kc > lim) kc = lim;
     }
+    // Many tokens: tokens in blocks of tb (tb x kc activations, <= SQ_TOKEN_BLOCK_BYTES, stay in L2) swept by
+    // every 4-row weight block of this thread, so activations come from L2 rather than L3 for each row
+    // block; half-precision rows are widened to f32 once per (token block, row block) into wf instead of
+    // once per token tile inside the FMA loop (widening is exact). Per output element the summation
+    // order is unchanged: same column blocks, same tile code. Measured on Zen 4, one thread, F16
+    // 1280x1280: 1024 tokens 86 -> 93 GF/s, 3072 tokens 47 -> 96 GF/s (the [n, kc] panel no longer
+    // streams from L3 once per 4-row block); 512 KB blocks (half of Zen 4's L2) beat 256 KB for tall
+    // weights (3840x1280: 83 -> 91 GF/s, 5120x1280: 81 -> 91) and tie for square ones.
+    float *wf = NULL;
+    int64_t tb = n;
+    if (n >= SQ_TOKEN_BLOCK_MIN) {
+        tb = (SQ_TOKEN_BLOCK_BYTES) / (4 * kc) / TT_MAX * TT_MAX;
+        if (tb < TT_MAX) tb = TT_MAX;
+        if (dt != SQ_F32) wf = (float *)malloc((size_t)SQ_RT * (size_t)kc * sizeof(float));
+    }
     for (int64_t c0 = 0; c0 < cols; c0 += kc) {
         const int64_t c1 = c0 + kc < cols ? c0 + kc : cols;
         const int accumulate = c0 > 0;
-        int64_t r = r0;
-        for (; r + SQ_RT <= r1; r += SQ_RT) {
-            const char *w = (const char *)W + (size_t)r * row_bytes;
-            int64_t t = 0;
-            for (; t + TT_MAX <= n; t += TT_MAX)
-                SQ_FN(tile)(dt, SQ_RT, TT_MAX, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
-                            accumulate);
-            if (t < n)
-                SQ_FN(tile_rem)(dt, SQ_RT, n - t, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0,
-                                c1, accumulate);
-        }
-        for (; r < r1; r++) {  // row tail, one row at a time
-            const char *w = (const char *)W + (size_t)r * row_bytes;
-            int64_t t = 0;
-            for (; t + TT_MAX <= n; t += TT_MAX)
-                SQ_FN(tile)(dt, 1, TT_MAX, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
-                            accumulate);
-            if (t < n)
-                SQ_FN(tile_rem)(dt, 1, n - t, w, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
+        const int64_t w = c1 - c0;
+        for (int64_t t0 = 0; t0 < n; t0 += tb) {
+            const int64_t t1 = t0 + tb < n ? t0 + tb : n;
+            int64_t r = r0;
+            for (; r + SQ_RT <= r1; r += SQ_RT) {
+                const char *wp = (const char *)W + (size_t)r * row_bytes;
+                const float *xs = X + t0 * cols;
+                int tdt = dt;
+                size_t rb = row_bytes;
+                int64_t cs = c0, ce = c1;
+                if (wf != NULL) {
+                    for (int i = 0; i < SQ_RT; i++) {
+                        const char *src = wp + (size_t)i * row_bytes;
+                        int64_t c = 0;
+                        for (; c + VW <= w; c += VW) VSTOREU(wf + (size_t)i * kc + c, SQ_FN(load_w)(dt, src, c0 + c));
+                        for (; c < w; c++) wf[(size_t)i * kc + c] = sq_load_scalar(dt, src, c0 + c);
+                    }
+                    // The tile indexes columns from 0 over the widened block.
+                    wp = (const char *)wf;
+                    tdt = SQ_F32;
+                    rb = (size_t)kc * sizeof(float);
+                    xs += c0;
+                    cs = 0;
+                    ce = w;
+                }
+                int64_t t = t0;
+                for (; t + TT_MAX <= t1; t += TT_MAX, xs += TT_MAX * cols)
+                    SQ_FN(tile)(tdt, SQ_RT, TT_MAX, wp, rb, xs, cols, Y + t * ldy + r, ldy, cs, ce, accumulate);
+                if (t < t1)
+                    SQ_FN(tile_rem)(tdt, SQ_RT, t1 - t, wp, rb, xs, cols, Y + t * ldy + r, ldy, cs, ce, accumulate);
+            }
+            for (; r < r1; r++) {  // row tail, one row at a time
+                const char *wp = (const char *)W + (size_t)r * row_bytes;
+                int64_t t = t0;
+                for (; t + TT_MAX <= t1; t += TT_MAX)
+                    SQ_FN(tile)(dt, 1, TT_MAX, wp, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
                                 accumulate);
+                if (t < t1)
+                    SQ_FN(tile_rem)(dt, 1, t1 - t, wp, row_bytes, X + t * cols, cols, Y + t * ldy + r, ldy, c0, c1,
+                                    accumulate);
+            }
         }
     }
+    free(wf);
 }
 
 #include "quant_template.h"
@@ -353,3 +394,4 @@ void SQ_FN(sq_convert_row)(int dt, const void *src, float *dst, int64_t n) {
 }
 
 #undef SQ_RT
+#undef SQ_TOKEN_BLOCK_MIN

@@ -21,6 +21,16 @@ public enum Activation: Int32, Sendable, CaseIterable {
     case silu = 3
 }
 
+/// Which attention kernel runs (`Kernels.attention`'s `kernel`): tests and benchmarks pin one.
+public enum AttentionKernel: Sendable, CaseIterable {
+    /// sq_attention's choice by size.
+    case automatic
+    /// One dot product per key for a few query rows at a time: decode and short prompts.
+    case streamed
+    /// Query tiles against a transposed copy of K, register-blocked QK^T and P.V: prefill, vision encoders.
+    case blocked
+}
+
 /// Where attention finds each head's rows (strides in floats; see `sq_attention_params` in CKernels.h).
 public struct AttentionLayout: Sendable, Equatable {
     public var nHeads: Int
@@ -258,6 +268,14 @@ public enum Kernels {
         }
     }
 
+    /// x[i] = table[f16 bits of x[i]] (round to nearest even) where lo < x[i] < hi, 0 where x[i] <= lo,
+    /// unchanged otherwise (x >= hi, NaN; a NaN lo never zeroes): ggml's FP16 activation tables.
+    /// `table` holds 65536 floats.
+    public static func f16Table(_ table: UnsafePointer<Float>, _ x: UnsafeMutablePointer<Float>, n: Int,
+                                lo: Float, hi: Float) {
+        sq_f16_table(table, x, Int64(n), lo, hi)
+    }
+
     /// Row `row` of a [rows, cols] tensor widened (or dequantized, bit-identical to gguf-py) to f32 into
     /// `out` (an embedding lookup). Quantized rows are whole blocks (GGUFFile checks cols).
     public static func convertRow(_ t: TensorView, row: Int, into out: UnsafeMutablePointer<Float>) {
@@ -267,9 +285,12 @@ public enum Kernels {
 
     /// Attention for nq queries at absolute positions p0 ..< p0+nq (see `AttentionLayout`); heads are
     /// split across the pool. nkv is the key count for non-causal layouts (default p0 + nq).
+    /// `kernel` picks one of the two C kernels for tests and benchmarks; `.automatic` (the default) lets
+    /// sq_attention choose (query-blocked with >= 8 query rows per KV head, streamed below).
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, nkv: Int? = nil,
-                                 layout l: AttentionLayout, pool: ThreadPool = .shared) {
+                                 layout l: AttentionLayout, kernel: AttentionKernel = .automatic,
+                                 pool: ThreadPool = .shared) {
         if nq <= 0 || l.nHeads <= 0 { return }
         var params = sq_attention_params(
             q: q, k: k, v: v, out: out, nq: Int64(nq), p0: Int64(p0), nkv: Int64(nkv ?? (p0 + nq)),
@@ -279,12 +300,19 @@ public enum Kernels {
             scale: l.scale, causal: l.causal ? 1 : 0)
         withUnsafePointer(to: &params) { p in
             let keys = l.causal ? p0 + nq : (nkv ?? (p0 + nq))
+            let run: @Sendable (UnsafePointer<sq_attention_params>, Int64, Int64) -> Void
+            switch kernel {
+            case .automatic: run = { sq_attention($0, $1, $2) }
+            case .streamed: run = { sq_attention_stream($0, $1, $2) }
+            // A failed scratch allocation falls back to the streamed twin, as sq_attention does.
+            case .blocked: run = { if sq_attention_blocked($0, $1, $2) == 0 { sq_attention_stream($0, $1, $2) } }
+            }
             if l.nHeads * nq * keys * l.headDim < serialWork {
-                sq_attention(p, 0, Int64(l.nHeads))
+                run(p, 0, Int64(l.nHeads))
                 return
             }
             pool.parallelRanges(l.nHeads) { r in
-                sq_attention(p, Int64(r.lowerBound), Int64(r.upperBound))
+                run(p, Int64(r.lowerBound), Int64(r.upperBound))
             }
         }
     }

@@ -91,6 +91,25 @@ final class KernelBenchmarks: XCTestCase {
             print(String(format: "attention 14/2 heads x 64, nq=%d p0=%d: %.3f ms  %.1f GFLOP/s", nq, p0, t * 1e3, gflops))
         }
     }
+
+    /// Qwen2-VL-2B's vision tower: 16 heads x 80, not causal, q/k/v packed; streamed vs blocked kernel.
+    func testVisionAttentionThroughput() {
+        var rng = SeededRandom(seed: 3)
+        let l = AttentionLayout.packed(nHeads: 16, kvHeads: 16, headDim: 80, scale: 1 / Float(80).squareRoot(),
+                                       causal: false)
+        for n in [1024, 3072] {
+            let q = rng.normals(n * 1280), k = rng.normals(n * 1280), v = rng.normals(n * 1280)
+            var out = [Float](repeating: 0, count: n * 1280)
+            for kernel in [AttentionKernel.streamed, .blocked] {
+                let t = best(2) {
+                    Kernels.attention(q: q, k: k, v: v, out: &out, nq: n, p0: 0, nkv: n, layout: l, kernel: kernel)
+                }
+                let gflops = 4.0 * Double(n * n * 1280) / t / 1e9
+                print("vision attention 16 heads x 80, n=\(n), \(kernel): "
+                      + String(format: "%.1f ms  %.1f GFLOP/s", t * 1e3, gflops))
+            }
+        }
+    }
 }
 
 extension KernelBenchmarks {

@@ -82,6 +82,17 @@ final class MatmulTests: XCTestCase {
         check(rows: 5, cols: 2000, n: 600, dtype: .f32, seed: 301)
     }
 
+    /// From 32 tokens the kernel sweeps tokens in L2-sized blocks (512 KB of activations: 126 tokens of
+    /// 1000 columns, so 131 tokens are 126 + 5, a token-tile tail; 102 of 1280, so 130 are 102 + 28) and
+    /// widens F16/BF16 weight rows to f32 once per block; 13 rows leave a 1-row tail and 1000 columns a
+    /// tail below a vector.
+    func testTokenBlockedPrefill() {
+        for (i, dtype) in DType.floatTypes.enumerated() {
+            check(rows: 13, cols: 1000, n: 131, dtype: dtype, seed: 500 + UInt64(i))
+        }
+        check(rows: 8, cols: 1280, n: 130, dtype: .f16, ldy: 11, seed: 510)
+    }
+
     func testOutputStrideLeavesOtherColumns() {
         check(rows: 9, cols: 65, n: 5, dtype: .bf16, ldy: 12, seed: 400)
         check(rows: 9, cols: 65, n: 1, dtype: .f32, ldy: 12, seed: 401)

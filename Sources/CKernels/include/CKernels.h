@@ -127,8 +127,19 @@ typedef struct {
     int32_t causal;
 } sq_attention_params;
 
-/// Computes query heads [h0, h1) (callers split heads across threads). Uses a few KB of stack.
+/// Computes query heads [h0, h1) (callers split heads across threads). Uses a few KB of stack; with at
+/// least 8 query rows per KV head (prefill, vision encoders) it takes the query-blocked kernel, which
+/// mallocs a transposed copy of one KV head's keys.
 void sq_attention(const sq_attention_params *p, int64_t h0, int64_t h1);
+/// The two kernels sq_attention chooses between, for tests and benchmarks: the streamed one (one dot
+/// product per key for a few query rows) and the query-blocked one (returns 0, writing nothing, if its
+/// scratch allocation fails).
+void sq_attention_stream(const sq_attention_params *p, int64_t h0, int64_t h1);
+int sq_attention_blocked(const sq_attention_params *p, int64_t h0, int64_t h1);
+
+/// x[i] = table[f16 bit pattern of x[i], rounded to nearest even] where lo < x[i] < hi; 0 where
+/// x[i] <= lo; unchanged otherwise (x[i] >= hi, NaN). A NaN lo never zeroes. table has 65536 entries.
+void sq_f16_table(const float *table, float *x, int64_t n, float lo, float hi);
 
 /// A spin-wait hint (x86 `pause`) for the thread pool.
 void sq_cpu_relax(void);

@@ -36,7 +36,21 @@ enum GGMLActivation: Sendable {
         (0..<65536).map { bits in Half.f16ToFloat(Half.floatToF16(f(Half.f16ToFloat(UInt16(bits))))) }
     }
 
+    /// The lookups run vectorized (Kernels.f16Table: F16C rounding and a gather); `applyScalar` is their
+    /// reference twin.
     func apply(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .gelu:
+            Self.geluTable.withUnsafeBufferPointer { Kernels.f16Table($0.baseAddress!, x, n: count, lo: -10, hi: 10) }
+        case .geluQuick:
+            // No clamps: a NaN lo zeroes nothing, and every finite or -inf x is below hi = +inf.
+            Self.geluQuickTable.withUnsafeBufferPointer {
+                Kernels.f16Table($0.baseAddress!, x, n: count, lo: .nan, hi: .infinity)
+            }
+        }
+    }
+
+    func applyScalar(_ x: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .gelu:
             let t = Self.geluTable
