@@ -27,7 +27,7 @@ PATCH = 14
 MERGE = 2
 N_IMAGE_TOKENS = (scenes.SIZE // PATCH) ** 2 // MERGE ** 2
 MIN_PIXELS = 56 * 56
-MAX_PIXELS = scenes.SIZE * scenes.SIZE  # any picture is scaled to at most 25 vision tokens, as in training
+MAX_PIXELS = scenes.SIZE * scenes.SIZE  # any picture is scaled to at most 36 vision tokens, as in training
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -35,11 +35,13 @@ KIND_WEIGHTS = {"describe": 0.12, "colour": 0.16, "shape": 0.14, "count": 0.12, 
                 "position": 0.16, "read": 0.16}
 
 
-def conversation(rng, scene, turns: int):
-    """A list of (question, answer, kind, zh) for one picture; language fixed per conversation mostly."""
+def conversation(rng, scene, turns: int, only=None, weights=None):
+    """A list of (question, answer, kind, zh) for one picture; language fixed per conversation mostly.
+    only: the question kinds to draw from (default: all, with KIND_WEIGHTS)."""
     out = []
-    kinds = list(KIND_WEIGHTS)
-    probs = np.array([KIND_WEIGHTS[k] for k in kinds])
+    weights = weights or KIND_WEIGHTS
+    kinds = list(only or weights)
+    probs = np.array([weights[k] for k in kinds])
     zh = rng.random() < 0.4
     tries = 0
     while len(out) < turns and tries < 20:
@@ -107,16 +109,22 @@ def token_ids(tok: Tokenizer) -> dict:
                 bos_token_id=i("<|endoftext|>"), eos_token_id=i("<|im_end|>"), pad_token_id=i("<|endoftext|>"))
 
 
+TEXT_LAYERS = 5
+AUX_LAYER = 3  # the LLM layer whose output at the vision tokens is given auxiliary targets (see train.py)
+
+
 def build_model(vocab_size: int, ids: dict):
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
-    text = dict(vocab_size=vocab_size, hidden_size=192, intermediate_size=512, num_hidden_layers=4,
+    text = dict(vocab_size=vocab_size, hidden_size=192, intermediate_size=512, num_hidden_layers=TEXT_LAYERS,
                 num_attention_heads=3, num_key_value_heads=1, rms_norm_eps=1e-6, hidden_act="silu",
-                initializer_range=0.02, use_sliding_window=False, attention_dropout=0.0, max_window_layers=4,
-                max_position_embeddings=4096,
-                # head_dim 64 -> 32 rotary pairs, split t/h/w like Qwen2-VL's [16, 24, 24] for head_dim 128
-                rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": [8, 12, 12]},
+                initializer_range=0.02, use_sliding_window=False, attention_dropout=0.0,
+                max_window_layers=TEXT_LAYERS, max_position_embeddings=4096,
+                # head_dim 64 -> 32 rotary pairs, split t/h/w like Qwen2-VL's [16, 24, 24] for head_dim 128.
+                # theta 1000 (not Qwen2-VL's 1e6): the h/w pairs then turn by 0.01-0.2 rad per row or
+                # column of the 6x6 vision grid, enough for the model to tell the cells apart.
+                rope_parameters={"rope_type": "default", "rope_theta": 1000.0, "mrope_section": [8, 12, 12]},
                 bos_token_id=ids["bos_token_id"], eos_token_id=ids["eos_token_id"], pad_token_id=ids["pad_token_id"])
-    vision = dict(depth=4, embed_dim=96, num_heads=3, mlp_ratio=4, hidden_act="quick_gelu", hidden_size=192,
+    vision = dict(depth=4, embed_dim=128, num_heads=4, mlp_ratio=4, hidden_act="quick_gelu", hidden_size=192,
                   patch_size=PATCH, spatial_merge_size=MERGE, temporal_patch_size=2, in_channels=3)
     tokens = {k: ids[k] for k in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")}
     cfg = Qwen2VLConfig(text_config=text, vision_config=vision, tie_word_embeddings=True, **tokens)
@@ -152,21 +160,73 @@ def encode_conversation(tok: Tokenizer, turns, ids: dict):
     return input_ids, labels
 
 
-def max_shapes_at(step: int) -> int:
-    """Curriculum: pictures with one or two shapes first, so the vision path is learned on questions
-    answerable by looking at a single object; then up to five (from step 900 on)."""
-    return min(5, 2 + step // 300)
+QA_TARGETS = ["asked_kind", "asked_colour", "colour", "kind", "cell", "count", "chars"]
 
 
-def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5):
+def turn_targets(question: str, kind: str, truth) -> dict:
+    """Auxiliary targets of one question turn (train.py): what the question asks about (the shape kind or
+    colour it names, index + 1) and the fact the reply states (colour / kind / cell / count / the word's
+    characters); -100 where it does not apply."""
+    t = {k: -100 for k in QA_TARGETS}
+    t["chars"] = [-100] * scenes.MAX_CHARS
+    names = lambda table: [i for i, n in enumerate(table) if n in question]
+    kinds = [i for i, s in enumerate(scenes.SHAPES) if s in question or qa.ZH_SHAPE[s] in question]
+    colours = [i for i, c in enumerate(scenes.COLOURS) if c in question or qa.ZH_COLOUR[c] in question]
+    if kind in ("colour", "position", "count_kind") and len(kinds) == 1:
+        t["asked_kind"] = kinds[0] + 1
+    if kind == "shape" and len(colours) == 1:
+        t["asked_colour"] = colours[0] + 1
+    if kind == "colour":
+        t["colour"] = list(scenes.COLOURS).index(truth) + 1
+    elif kind == "shape":
+        t["kind"] = scenes.SHAPES.index(truth) + 1
+    elif kind == "position":
+        t["cell"] = scenes.POSITIONS.index(truth)
+    elif kind in ("count", "count_kind"):
+        t["count"] = int(truth)
+    elif kind == "read":
+        w = [scenes.CHARS.index(c) + 1 for c in (truth or "")][:scenes.MAX_CHARS]
+        t["chars"] = w + [0] * (scenes.MAX_CHARS - len(w))
+    return t
+
+
+def qa_targets(turns, labels) -> dict:
+    """Per-position targets: at every position whose next token is a reply token (the positions that
+    predict the reply), the targets of that reply's question."""
+    L = len(labels)
+    out = {k: np.full((L, scenes.MAX_CHARS) if k == "chars" else L, -100, np.int64) for k in QA_TARGETS}
+    turn = -1
+    inside = False
+    for p in range(L - 1):
+        if labels[p + 1] != -100:
+            if not inside:
+                turn += 1
+                inside = True
+                t = turn_targets(turns[turn][0], turns[turn][2], turns[turn][3])
+            for k in QA_TARGETS:
+                out[k][p] = t[k]
+        else:
+            inside = False
+    return out
+
+
+def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5, kinds=None, weights=None):
+    """A training batch and its auxiliary targets (scenes.TokenLabels per picture, stacked, plus the
+    scene-level counts and word)."""
     rng = np.random.default_rng(seed)
-    seqs, pix = [], []
+    seqs, pix, labs, counts, kind_counts, words, qas = [], [], [], [], [], [], []
     for _ in range(batch):
         scene = scenes.sample_scene(rng, max_shapes)
-        img = scenes.render(scene, rng)
-        turns = conversation(rng, scene, int(rng.integers(2, max_turns + 1)))
+        img, tl = scenes.render(scene, rng, labels=True)
+        turns = conversation(rng, scene, int(rng.integers(2, max_turns + 1)), kinds, weights)
         seqs.append(encode_conversation(tok, turns, ids))
+        qas.append(qa_targets(turns, seqs[-1][1]))
         pix.append(patchify(img))
+        labs.append(tl)
+        counts.append(len(scene.shapes))
+        kind_counts.append([sum(s.kind == k for s in scene.shapes) for k in scenes.SHAPES])
+        w = [scenes.CHARS.index(c) + 1 for c in (scene.word or "")][:scenes.MAX_CHARS]
+        words.append(w + [0] * (scenes.MAX_CHARS - len(w)))
     L = max(len(s[0]) for s in seqs)
     inp = torch.full((batch, L), ids["pad_token_id"], dtype=torch.long)
     lab = torch.full((batch, L), -100, dtype=torch.long)
@@ -175,8 +235,18 @@ def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: 
         inp[b, :len(s)] = torch.tensor(s)
         lab[b, :len(l)] = torch.tensor(l)
         att[b, :len(s)] = 1
+    qa_t = {}
+    for k in QA_TARGETS:
+        full = torch.full((batch, L, scenes.MAX_CHARS) if k == "chars" else (batch, L), -100, dtype=torch.long)
+        for b, q in enumerate(qas):
+            full[b, :len(q[k])] = torch.from_numpy(q[k])
+        qa_t["qa_" + k] = full
     g = scenes.SIZE // PATCH
+    stack = lambda name: torch.from_numpy(np.concatenate([getattr(t, name) for t in labs]))
+    aux = dict(colour=stack("colour"), kind=stack("kind"), centre=stack("centre"), text=stack("text"),
+               chars=stack("chars"), cell=stack("cell"), count=torch.tensor(counts),
+               kind_count=torch.tensor(kind_counts), word=torch.tensor(words), **qa_t)
     return dict(input_ids=inp, labels=lab, attention_mask=att,
                 mm_token_type_ids=(inp == ids["image_token_id"]).long(),
                 pixel_values=torch.from_numpy(np.concatenate(pix)),
-                image_grid_thw=torch.tensor([[1, g, g]] * batch))
+                image_grid_thw=torch.tensor([[1, g, g]] * batch)), aux

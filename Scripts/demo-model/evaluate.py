@@ -75,8 +75,9 @@ def main():
     ap.add_argument("--seed", type=int, default=EVAL_SEED)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--show", type=int, default=2, help="print this many replies per kind")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     model, processor = load(a.model)
     stats = {k: {"en": [0, 0], "zh": [0, 0]} for k in SCORED}
     shown = {k: 0 for k in SCORED}

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-SIZE = 140  # 10x10 patches of 14 px -> 25 vision tokens after the 2x2 merge
-CELL = SIZE / 3
+SIZE = 168  # 12x12 patches of 14 px -> 6x6 = 36 vision tokens after the 2x2 merge
+CELL = SIZE / 3  # 56 px: every cell of the 3x3 grid is exactly 2x2 vision tokens
+TOKEN = 28  # pixels per vision token (side)
+GRID = SIZE // TOKEN
 
 COLOURS = {  # name -> RGB; saturated, so every one stands out from the light backgrounds
     "red": (215, 35, 35), "green": (35, 155, 55), "blue": (35, 75, 215), "yellow": (235, 200, 25),
@@ -21,7 +23,7 @@ COLOURS = {  # name -> RGB; saturated, so every one stands out from the light ba
 SHAPES = ["circle", "square", "triangle", "star", "diamond", "hexagon", "cross"]
 # Cells in reading order; (column, row).
 POSITIONS = ["top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right"]
-SIZES = {"small": 9.0, "medium": 13.0, "large": 17.5}  # half-extent in pixels
+SIZES = {"small": 11.0, "medium": 15.5, "large": 21.0}  # half-extent in pixels
 WORDS = ["CAT", "DOG", "SUN", "BOX", "HAT", "CUP", "BUS", "FOX", "OWL", "BEE", "KEY", "MAP", "SKY", "ZOO",
          "TEA", "PIE", "JAM", "RUN", "YES", "NO", "HI", "OK", "GO", "UP", "TOY", "ANT", "EGG", "ICE"]
 BACKGROUNDS = ["plain", "stripes", "checks", "noise", "dots"]
@@ -123,23 +125,53 @@ def _polygon(cx, cy, r, kind, rot):
     raise ValueError(kind)
 
 
-def render(scene: Scene, rng: np.random.Generator) -> Image.Image:
+CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+MAX_CHARS = 3
+
+
+@dataclass
+class TokenLabels:
+    """What each of the GRID x GRID vision tokens shows (row-major, as the merger emits them): the
+    training's auxiliary targets. colour/kind: index + 1 of the shape covering most of the token's pixels
+    (0: none); centre: 1 where a shape's centre pixel lies; chars: the written word's characters
+    (index + 1 into CHARS, 0 past its end) on tokens the text covers, else 0; cell: the 3x3 cell."""
+    colour: np.ndarray
+    kind: np.ndarray
+    centre: np.ndarray
+    text: np.ndarray
+    chars: np.ndarray  # (GRID*GRID, MAX_CHARS)
+    cell: np.ndarray
+
+
+def render(scene: Scene, rng: np.random.Generator, labels: bool = False):
+    """The picture (and with labels=True also its TokenLabels). The random draws do not depend on
+    labels, so a seed gives the same picture either way."""
     img = _background(rng, scene.background)
     draw = ImageDraw.Draw(img)
-    for s in scene.shapes:
+    mask = Image.new("L", (SIZE, SIZE), 0) if labels else None
+    mdraw = ImageDraw.Draw(mask) if labels else None
+    centres = []
+    for i, s in enumerate(scene.shapes):
         col, row = s.cell % 3, s.cell // 3
         r = SIZES[s.size]
         slack = max(0.0, CELL / 2 - r * 1.15 - 2)
         cx = (col + 0.5) * CELL + rng.uniform(-slack, slack)
         cy = (row + 0.5) * CELL + rng.uniform(-slack, slack)
         rgb = tuple(int(np.clip(c + rng.integers(-18, 19), 0, 255)) for c in COLOURS[s.colour])
+        centres.append((cx, cy))
         if s.kind == "circle":
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=rgb)
+            if labels:
+                mdraw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=i + 1)
         else:
-            draw.polygon(_polygon(cx, cy, r, s.kind, rng.uniform(0, 30)), fill=rgb)
+            poly = _polygon(cx, cy, r, s.kind, rng.uniform(0, 30))
+            draw.polygon(poly, fill=rgb)
+            if labels:
+                mdraw.polygon(poly, fill=i + 1)
+    text_box = None
     if scene.word is not None:
         col, row = scene.word_cell % 3, scene.word_cell // 3
-        size = 19 if len(scene.word) <= 2 else 16
+        size = 23 if len(scene.word) <= 2 else 19
         font = _font(size)
         ink = (20, 20, 20) if rng.random() < 0.8 else (60, 60, 140)
         x0, y0, x1, y1 = draw.textbbox((0, 0), scene.word, font=font)
@@ -149,4 +181,38 @@ def render(scene: Scene, rng: np.random.Generator) -> Image.Image:
         cx = (col + 0.5) * CELL + rng.uniform(-slack_x, slack_x)
         cy = (row + 0.5) * CELL + rng.uniform(-slack_y, slack_y)
         draw.text((cx - w / 2 - x0, cy - h / 2 - y0), scene.word, font=font, fill=ink)
-    return img
+        text_box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    if not labels:
+        return img
+    return img, _token_labels(scene, np.asarray(mask), centres, text_box)
+
+
+def _token_labels(scene: Scene, mask: np.ndarray, centres, text_box) -> TokenLabels:
+    n = GRID * GRID
+    colour = np.zeros(n, np.int64)
+    kind = np.zeros(n, np.int64)
+    centre = np.zeros(n, np.int64)
+    text = np.zeros(n, np.int64)
+    chars = np.zeros((n, MAX_CHARS), np.int64)
+    cell = np.zeros(n, np.int64)
+    word = [CHARS.index(c) + 1 for c in (scene.word or "")][:MAX_CHARS]
+    for t in range(n):
+        ty, tx = divmod(t, GRID)
+        cell[t] = (ty * TOKEN // int(CELL)) * 3 + tx * TOKEN // int(CELL)
+        block = mask[ty * TOKEN:(ty + 1) * TOKEN, tx * TOKEN:(tx + 1) * TOKEN]
+        counts = np.bincount(block.ravel(), minlength=len(scene.shapes) + 1)[1:]
+        # A token shows a shape when a visible share of it is covered (20 of its 784 pixels).
+        if counts.size and counts.max() >= 20:
+            s = scene.shapes[int(counts.argmax())]
+            colour[t] = list(COLOURS).index(s.colour) + 1
+            kind[t] = SHAPES.index(s.kind) + 1
+        if text_box is not None:
+            x0, y0, x1, y1 = text_box
+            ox = min(x1, (tx + 1) * TOKEN) - max(x0, tx * TOKEN)
+            oy = min(y1, (ty + 1) * TOKEN) - max(y0, ty * TOKEN)
+            if ox >= 4 and oy >= 4:
+                text[t] = 1
+                chars[t, :len(word)] = word
+    for cx, cy in centres:
+        centre[min(GRID - 1, int(cy) // TOKEN) * GRID + min(GRID - 1, int(cx) // TOKEN)] = 1
+    return TokenLabels(colour, kind, centre, text, chars, cell)

@@ -97,3 +97,50 @@ extension EndToEndTests {
         XCTAssertTrue(text.contains("EXIT=1"), text)
     }
 }
+
+extension EndToEndTests {
+    /// The real demo model under tmux: `squint` with no arguments attaches the first sample picture, and
+    /// asking what colour one of its shapes is streams a reply naming the colour the picture generator
+    /// drew (the truth recorded beside the sample in Tests/Fixtures/demo/reference.json), and no other.
+    func testDemoChatNamesTheColourOfAShape() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "no tmux")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: BinaryRunner.squintURL.path), "squint not built")
+        let assets = Fixtures.repoRoot.appendingPathComponent("Assets")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: assets.appendingPathComponent("demo-model/config.json").path),
+                          "no demo model")
+        let ref = try XCTUnwrap(try Fixtures.json("demo/reference.json") as? [String: Any])
+        let cases = try XCTUnwrap(ref["cases"] as? [[String: Any]])
+        // The chat attaches the first sample in name order.
+        let first = try XCTUnwrap(cases.first { ($0["image"] as? String) == "Assets/samples/shapes-1.png" })
+        let truth = try XCTUnwrap(first["truth"] as? [String: Any])
+        let shapes = try XCTUnwrap(truth["shapes"] as? [[String: Any]])
+        let kinds = shapes.compactMap { $0["kind"] as? String }
+        let asked = try XCTUnwrap(shapes.first { s in kinds.filter { $0 == (s["kind"] as? String) }.count == 1 },
+                                  "the first sample has no shape of a kind of its own")
+        let kind = try XCTUnwrap(asked["kind"] as? String), colour = try XCTUnwrap(asked["colour"] as? String)
+        let data = try Fixtures.temporaryDirectory("squint-demo")
+        defer {
+            _ = try? tmux(["kill-server"])
+            try? FileManager.default.removeItem(at: data)
+        }
+        let command = "env SQUINT_ASSETS=\(assets.path) XDG_DATA_HOME=\(data.path) TERM=xterm-256color LANG=C.UTF-8 "
+            + "\(BinaryRunner.squintURL.path) 2>\(data.path)/stderr.txt; echo EXIT=$?; sleep 60"
+        try tmux(["new-session", "-d", "-s", "t", "-x", "110", "-y", "30", command])
+        _ = try wait(for: "the demo chat", timeout: 30) { $0.contains("shapes-1.png") && $0.contains("ready") }
+        let question = "What colour is the \(kind)?"
+        try tmux(["send-keys", "-t", "t", question, "Enter"])
+        let colours = ["red", "green", "blue", "yellow", "orange", "purple", "pink"]
+        func words(after question: String, in pane: String) -> [String] {
+            guard let r = pane.range(of: question, options: .backwards) else { return [] }
+            return pane[r.upperBound...].lowercased().split { !$0.isLetter }.map(String.init)
+        }
+        let text = try wait(for: "a reply naming a colour", timeout: 60) { pane in
+            words(after: question, in: pane).contains { colours.contains($0) } && pane.contains("ready")
+        }
+        let named = Set(words(after: question, in: text).filter { colours.contains($0) })
+        XCTAssertEqual(named, [colour], "asked \(question) about the \(colour) \(kind); pane:\n\(text)")
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        try tmux(["send-keys", "-t", "t", "C-c"])
+        _ = try wait(for: "exit") { $0.contains("EXIT=0") }
+    }
+}
