@@ -95,24 +95,29 @@ struct Generate: AsyncParsableCommand {
         var imageTokens: [Int] = []
         var result: (candidates: [Candidate], timings: Timings, logits: [[Float]])?
         let out = FileHandle.standardOutput
+        // One reply streams as it is generated. Several are decoded in lockstep, so their tokens arrive
+        // interleaved: each is kept apart and printed whole, in order, separated by "---".
+        var pending = [String](repeating: "", count: max(1, candidates))
         for try await event in await engine.generate(request) {
             switch event {
             case let .prompt(tokens, _, counts):
                 promptTokens = tokens
                 imageTokens = counts
             case let .token(candidate, _, text, _):
-                if !json && !text.isEmpty {
-                    if candidates > 1 && candidate > 0 && text.isEmpty { break }
+                guard !json, !text.isEmpty else { break }
+                if candidates > 1 {
+                    if pending.indices.contains(candidate) { pending[candidate] += text }
+                } else {
                     out.write(Data(text.utf8))
                 }
-            case let .candidateFinished(candidate, _):
-                if !json {
-                    out.write(Data("\n".utf8))
-                    if candidates > 1 && candidate + 1 < candidates { out.write(Data("---\n".utf8)) }
-                }
+            case .candidateFinished:
+                if !json && candidates <= 1 { out.write(Data("\n".utf8)) }
             case let .done(cands, timings, logits):
                 result = (cands, timings, logits)
             }
+        }
+        if !json && candidates > 1 {
+            out.write(Data(pending.map { $0 + "\n" }.joined(separator: "---\n").utf8))
         }
         guard var result else { throw CLIError("generation ended without a result") }
         result.timings.loadMs = engine.loadMilliseconds

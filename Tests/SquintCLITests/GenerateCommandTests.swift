@@ -68,6 +68,23 @@ final class GenerateCommandTests: XCTestCase {
         XCTAssertFalse(r.stdout.isEmpty)
     }
 
+    /// Several candidates are decoded in lockstep; the plain output still prints each one whole, in order,
+    /// separated by "---" lines (it once interleaved their tokens), the same texts as --json gives.
+    func testPlainOutputPrintsEachCandidateWhole() throws {
+        let ref = try Fixtures.json("demo/reference.json") as! [String: Any]
+        let c = (ref["cases"] as! [[String: Any]])[1]
+        let image = Fixtures.repoRoot.appendingPathComponent(c["image"] as! String).path
+        let demo = Fixtures.repoRoot.appendingPathComponent("Assets/demo-model").path
+        let args = ["generate", "--model", demo, "--image", image, "--prompt", c["question"] as! String,
+                    "--temp", "1.2", "--seed", "3", "--max-tokens", "16", "--n", "3"]
+        let plain = try BinaryRunner.run(args)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let texts = try XCTUnwrap(try json(BinaryRunner.run(args + ["--json"]))["candidates"] as? [[String: Any]])
+            .map { $0["text"] as! String }
+        XCTAssertEqual(texts.count, 3)
+        XCTAssertEqual(plain.stdout, texts.map { $0 + "\n" }.joined(separator: "---\n"))
+    }
+
     func testBadInputsGiveOneLineErrors() throws {
         let missing = try BinaryRunner.run(["generate", "--model", "/nonexistent/model", "--prompt", "hi"])
         XCTAssertEqual(missing.status, 1)
