@@ -222,7 +222,10 @@ final class GGUFConverterTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("demo-q4_k.gguf")
         let counts = try GGUFConverter.write(directory: source, type: .q4_K, to: path.path)
-        XCTAssertEqual(counts["Q4_K"], 4)
+        // One Q4_K matrix per layer: ffn_down, the only one with whole 256-blocks per row.
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: source.appendingPathComponent("config.json"))) as? [String: Any])
+        let layers = try XCTUnwrap((config["text_config"] as? [String: Any])?["num_hidden_layers"] as? Int)
+        XCTAssertEqual(counts["Q4_K"], layers)
         XCTAssertEqual(counts, demo["tensor_types"] as? [String: Int])
         XCTAssertEqual(sha256Hex(try [UInt8](Data(contentsOf: path))), demo["gguf_sha256"] as? String, "not the file llama.cpp ran on")
         let model = try LoadedModel(gguf: path)
@@ -232,14 +235,23 @@ final class GGUFConverterTests: XCTestCase {
             let ids = try XCTUnwrap(c["ids"] as? [Int]), llama = try XCTUnwrap(c["greedy_new_ids"] as? [Int])
             let twin = try XCTUnwrap(c["dequantized_greedy_new_ids"] as? [Int])
             XCTAssertEqual(model.tokenizer.encode(c["text"] as! String, addSpecialTokens: c["add_special_tokens"] as! Bool), ids, kind)
+            // Tokens are compared up to the first step where llama.cpp's top two logits are within 0.05 (a
+            // near-tie that rounding differences may flip: Squint rounds activations to int8 where llama.cpp
+            // uses Q8_K); past it the two may rightly part.
+            let margins = try XCTUnwrap(c["step_margins"] as? [Double])
+            let sure = min(twin.count, margins.firstIndex { $0 < 0.05 } ?? twin.count)
+            XCTAssertGreaterThanOrEqual(sure, 3, "\(kind): the reference should be decisive for a few tokens")
             let mine = try greedy(model, ids, steps: twin.count)
-            XCTAssertEqual(mine, twin, "\(kind): vs llama.cpp on the dequantized weights")
+            XCTAssertEqual(Array(mine.prefix(sure)), Array(twin.prefix(sure)), "\(kind): vs llama.cpp on the dequantized weights")
             let agree = zip(mine, llama).prefix { $0 == $1 }.count, twinAgree = zip(twin, llama).prefix { $0 == $1 }.count
-            XCTAssertGreaterThanOrEqual(agree, twinAgree, "\(kind): \(mine) vs llama.cpp's \(llama)")
+            XCTAssertGreaterThanOrEqual(agree, min(twinAgree, sure), "\(kind): \(mine) vs llama.cpp's \(llama)")
             // `--quant q4_k` at load quantizes the same matrices to the same types from the same values
             // (norms and biases stay bf16, which the file widens exactly to F32): the same tokens.
             if atLoad == nil { atLoad = try LoadedModel(directory: source, options: LoadOptions(quantization: .q4_K)) }
-            if let atLoad { XCTAssertEqual(try greedy(atLoad, ids, steps: twin.count), twin, "\(kind): --quant q4_k at load") }
+            if let atLoad {
+                XCTAssertEqual(Array(try greedy(atLoad, ids, steps: twin.count).prefix(sure)), Array(twin.prefix(sure)),
+                               "\(kind): --quant q4_k at load")
+            }
         }
     }
 
