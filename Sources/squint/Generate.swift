@@ -27,7 +27,7 @@ struct Generate: AsyncParsableCommand {
     var maxTokens = 256
     @Flag(name: .customLong("ignore-eos"), help: "Keep generating past end-of-sequence tokens.")
     var ignoreEOS = false
-    @Option(name: .customLong("n"), help: "Number of candidate replies sampled from one prefill.")
+    @Option(name: .customLong("n"), help: "Number of candidate replies sampled from one prefill (printed whole, separated by ---).")
     var candidates = 1
     @Option(help: "Context length in tokens (default: the model's, at most 4096).")
     var context: Int?
