@@ -9,23 +9,14 @@ final class GenerateGGUFMiniCPMVTests: XCTestCase {
     let dir = Fixtures.url("gguf-minicpmv")
 
     private func reference(image: String) throws -> [String: Any] {
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference.json").path), "fixture missing")
-        let ref = try Fixtures.json("gguf-minicpmv/reference.json") as! [String: Any]
-        return (ref["cases"] as! [[String: Any]]).first { $0["image"] as? String == image }!
+        try referenceCase("gguf-minicpmv/reference.json", image: image)
     }
 
-    private func generate(_ args: [String], image: String, tokens: Int) throws -> [String: Any] {
-        let r = try BinaryRunner.run(["generate"] + args + [
-            "--image", Fixtures.url(image).path, "--prompt", "Describe the picture.",
-            "--temp", "0", "--max-tokens", "\(tokens)", "--ignore-eos", "--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any], r.stdout)
-    }
 
     func testGreedyTokensMatchLlamaCpp() throws {
         // Sliced 3x1, explicit --mmproj.
         let wide = try reference(image: "gguf-minicpmv/images/wide.png")
-        var out = try generate(["--model", dir.appendingPathComponent("minicpmv-f32.gguf").path,
+        var out = try greedyGenerate(["--model", dir.appendingPathComponent("minicpmv-f32.gguf").path,
                                 "--mmproj", dir.appendingPathComponent("mmproj-minicpmv-f16.gguf").path],
                                image: "gguf-minicpmv/images/wide.png", tokens: 20)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], wide["ids"] as? [Int])
@@ -34,7 +25,7 @@ final class GenerateGGUFMiniCPMVTests: XCTestCase {
 
         // One overview, the mmproj found beside the model.
         let small = try reference(image: "gguf-minicpmv/images/small.png")
-        out = try generate(["--model", dir.appendingPathComponent("minicpmv-f32.gguf").path],
+        out = try greedyGenerate(["--model", dir.appendingPathComponent("minicpmv-f32.gguf").path],
                            image: "gguf-minicpmv/images/small.png", tokens: 20)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], small["ids"] as? [Int])
         XCTAssertEqual(out["image_tokens"] as? [Int], [64])

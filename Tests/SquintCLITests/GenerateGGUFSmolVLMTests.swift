@@ -9,23 +9,14 @@ final class GenerateGGUFSmolVLMTests: XCTestCase {
     let dir = Fixtures.url("gguf-vl")
 
     private func reference(image: String) throws -> [String: Any] {
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: dir.appendingPathComponent("smolvlm-reference.json").path), "fixture missing")
-        let ref = try Fixtures.json("gguf-vl/smolvlm-reference.json") as! [String: Any]
-        return (ref["cases"] as! [[String: Any]]).first { $0["image"] as? String == image }!
+        try referenceCase("gguf-vl/smolvlm-reference.json", image: image)
     }
 
-    private func generate(_ args: [String], image: String, tokens: Int) throws -> [String: Any] {
-        let r = try BinaryRunner.run(["generate"] + args + [
-            "--image", Fixtures.url(image).path, "--prompt", "Describe the picture.",
-            "--temp", "0", "--max-tokens", "\(tokens)", "--ignore-eos", "--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any], r.stdout)
-    }
 
     func testGreedyTokensMatchLlamaCpp() throws {
         // Resized by llama.cpp, explicit F16 --mmproj.
         let odd = try reference(image: "gguf-vl/images/odd.png")
-        var out = try generate(["--model", dir.appendingPathComponent("smolvlm-f32.gguf").path,
+        var out = try greedyGenerate(["--model", dir.appendingPathComponent("smolvlm-f32.gguf").path,
                                 "--mmproj", dir.appendingPathComponent("mmproj-smolvlm-f16.gguf").path],
                                image: "gguf-vl/images/odd.png", tokens: 20)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], odd["ids"] as? [Int])
@@ -35,7 +26,7 @@ final class GenerateGGUFSmolVLMTests: XCTestCase {
 
         // Taken as is, the F32 mmproj found beside the model.
         let portrait = try reference(image: "gguf-vl/images/portrait.png")
-        out = try generate(["--model", dir.appendingPathComponent("smolvlm-f32.gguf").path],
+        out = try greedyGenerate(["--model", dir.appendingPathComponent("smolvlm-f32.gguf").path],
                            image: "gguf-vl/images/portrait.png", tokens: 20)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], portrait["ids"] as? [Int])
         XCTAssertEqual(out["image_tokens"] as? [Int], [117])

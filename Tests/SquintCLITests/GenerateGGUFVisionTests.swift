@@ -9,25 +9,17 @@ final class GenerateGGUFVisionTests: XCTestCase {
     let dir = Fixtures.url("gguf-vl")
 
     private func reference(_ model: String, image: String) throws -> [String: Any] {
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: dir.appendingPathComponent("reference.json").path), "fixture missing")
-        let ref = try Fixtures.json("gguf-vl/reference.json") as! [String: Any]
-        let m = (ref["models"] as! [String: Any])[model] as! [String: Any]
-        return (m["cases"] as! [[String: Any]]).first { $0["image"] as? String == image }!
+        try referenceCase("gguf-vl/reference.json", image: image) {
+            (($0["models"] as? [String: Any])?[model] as? [String: Any])?["cases"]
+        }
     }
 
-    private func generate(_ args: [String], image: String, tokens: Int) throws -> [String: Any] {
-        let r = try BinaryRunner.run(["generate"] + args + [
-            "--image", Fixtures.url(image).path, "--prompt", "Describe the picture.",
-            "--temp", "0", "--max-tokens", "\(tokens)", "--ignore-eos", "--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: r.stdoutData) as? [String: Any], r.stdout)
-    }
 
     func testGreedyTokensMatchLlamaCpp() throws {
         // Explicit --mmproj, on the image llama.cpp resizes (fit and pad).
         let odd = try reference("qwen2-vl", image: "gguf-vl/images/odd.png")
         let greedy = odd["greedy_new_ids"] as! [Int]
-        var out = try generate(["--model", dir.appendingPathComponent("qwen2-vl-f32.gguf").path,
+        var out = try greedyGenerate(["--model", dir.appendingPathComponent("qwen2-vl-f32.gguf").path,
                                 "--mmproj", dir.appendingPathComponent("mmproj-qwen2-vl-f32.gguf").path],
                                image: "gguf-vl/images/odd.png", tokens: greedy.count)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], odd["ids"] as? [Int])
@@ -36,7 +28,7 @@ final class GenerateGGUFVisionTests: XCTestCase {
 
         // The mmproj found beside the model; Qwen2.5-VL (window attention) on the image taken as is.
         let crop = try reference("qwen2.5-vl", image: "gguf-vl/images/crop.png")
-        out = try generate(["--model", dir.appendingPathComponent("qwen2.5-vl-f32.gguf").path],
+        out = try greedyGenerate(["--model", dir.appendingPathComponent("qwen2.5-vl-f32.gguf").path],
                            image: "gguf-vl/images/crop.png", tokens: 20)
         XCTAssertEqual(out["prompt_tokens"] as? [Int], crop["ids"] as? [Int])
         XCTAssertEqual(out["image_tokens"] as? [Int], [12])
