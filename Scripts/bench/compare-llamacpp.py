@@ -55,6 +55,8 @@ def llama_sources(cache: Path, python: str) -> Path:
     src = cache / f"llama_cpp_python-{LLAMA_CPP_PYTHON}"
     if not src.exists():
         cache.mkdir(parents=True, exist_ok=True)
+        # --no-build-isolation: pip prepares the sdist's metadata with the build backend installed here.
+        run([python, "-m", "pip", "install", "-q", "scikit-build-core"])
         run([python, "-m", "pip", "download", f"llama-cpp-python=={LLAMA_CPP_PYTHON}", "--no-binary", ":all:",
              "--no-deps", "--no-build-isolation", "-d", cache])
         with tarfile.open(cache / f"llama_cpp_python-{LLAMA_CPP_PYTHON}.tar.gz") as t:
