@@ -5,10 +5,10 @@ import TensorCore
 /// The weights of one decoder layer (Qwen2 / Llama shape).
 struct DecoderLayer: @unchecked Sendable {
     let inputNorm: TensorView                         // [hidden]
-    let q, k, v, o: TensorView                        // [H*hd, hidden], [kvH*hd, hidden] x2, [hidden, H*hd]
+    var q, k, v, o: TensorView                        // [H*hd, hidden], [kvH*hd, hidden] x2, [hidden, H*hd]
     let qBias, kBias, vBias, oBias: TensorView?
     let postNorm: TensorView                          // [hidden]
-    let gate, up, down: TensorView                    // [inter, hidden] x2, [hidden, inter]
+    var gate, up, down: TensorView                    // [inter, hidden] x2, [hidden, inter]
     let gateBias, upBias, downBias: TensorView?
 }
 
@@ -62,13 +62,14 @@ public struct DecoderWeightNames: Sendable {
 }
 
 /// A pre-norm decoder-only transformer: RMSNorm, rotary attention with grouped KV heads, SwiGLU MLP.
-/// Serves Qwen2 (q/k/v biases) and Llama (none), tied or untied embeddings. Weights stay mmap'd.
+/// Serves Qwen2 (q/k/v biases) and Llama (none), tied or untied embeddings. Weights stay mmap'd, except
+/// Q8_0 / Q4_0 matrices repacked at load for the AVX-512 kernel (`packMatrices`).
 public final class DecoderModel: LanguageModel, @unchecked Sendable {
     public let config: TextConfig
-    let embedding: TensorView      // [vocab, hidden]
-    let layers: [DecoderLayer]
+    private(set) var embedding: TensorView  // [vocab, hidden]
+    private(set) var layers: [DecoderLayer]
     let finalNorm: TensorView      // [hidden]
-    let lmHead: TensorView         // [vocab, hidden]
+    private(set) var lmHead: TensorView  // [vocab, hidden]
     let rotary: Rotary
     /// Largest number of tokens one forward pass processes; longer prompts are prefilled in chunks.
     public var maxChunk = 512
@@ -127,6 +128,31 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             }
         }
         rotary = Rotary(config: config)
+        if Self.packWeights { packMatrices() }
+    }
+
+    /// Whether new models repack their Q8_0 / Q4_0 matrices for the AVX-512 decode kernel at load (where
+    /// the CPU has it; see `Kernels.packed`). Tests turn it off to compare both layouts.
+    public nonisolated(unsafe) static var packWeights = true
+
+    /// Replaces every Q8_0 / Q4_0 projection (and the output projection) of a mapped file (GGUF) by its
+    /// 16-row packed copy where the CPU has the kernel for it. The original pages are dropped once copied,
+    /// so resident memory stays one copy; a tied embedding then reads its rows from the packed copy. Matrices quantized at load (`--quant`) stay as they are: the view keeps their heap copy
+    /// alive, so a packed copy would double the memory.
+    private func packMatrices() {
+        func pack(_ w: TensorView) -> TensorView {
+            guard let file = w.owner as? MappedFile else { return w }
+            return Kernels.packed(w) { p, n in file.release(p, count: n) }
+        }
+        layers = layers.map { l in
+            var l = l
+            l.q = pack(l.q); l.k = pack(l.k); l.v = pack(l.v); l.o = pack(l.o)
+            l.gate = pack(l.gate); l.up = pack(l.up); l.down = pack(l.down)
+            return l
+        }
+        let tied = lmHead.data == embedding.data
+        lmHead = pack(lmHead)
+        if tied { embedding = lmHead }  // rows are then read from the packed copy (Kernels.convertRow)
     }
 
     /// Rows of the output projection: the logits a step produces (may exceed the tokenizer's size).

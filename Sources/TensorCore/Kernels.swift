@@ -103,7 +103,9 @@ public enum Kernels {
     /// `matmulF32Activations`. Rows are split across the pool in chunks aligned to the kernel's row tile.
     public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
-        if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 {
+        if let p = w.packed16, int8Activations {
+            matmulPacked16(w, p, x, y, n: n, ldy: ldy, pool: pool)
+        } else if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 {
             matmulInt8Activations(w, x, y, n: n, ldy: ldy, pool: pool)
         } else {
             matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
@@ -139,6 +141,67 @@ public enum Kernels {
                                 Int64(range.lowerBound), Int64(range.upperBound))
             }
         }
+    }
+
+    /// `matmul` over a Q8_0 / Q4_0 matrix's 16-row packed copy (pack16.c): the activations quantized as
+    /// for `matmulInt8Activations`, the rows split across threads in groups of 16.
+    static func matmulPacked16(_ w: TensorView, _ packed: OwnedBuffer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                               n: Int, ldy: Int?, pool: ThreadPool) {
+        let rows = w.rows, cols = w.cols, stride = ldy ?? rows
+        if n <= 0 || rows <= 0 { return }
+        let code = w.dtype.kernelCode, p = UnsafeRawPointer(packed.raw)
+        withUnsafeTemporaryAllocation(byteCount: Int(sq_q8act_bytes(Int64(n), Int64(cols))), alignment: 64) { buf in
+            let act = buf.baseAddress!
+            if n * cols < serialWork {
+                sq_quantize_act(x, Int64(n), Int64(cols), act, 0, Int64(n))
+            } else {
+                pool.parallelRanges(n) { r in
+                    sq_quantize_act(x, Int64(n), Int64(cols), act, Int64(r.lowerBound), Int64(r.upperBound))
+                }
+            }
+            let groups = rows / 16
+            if rows * cols * n < serialWork {
+                sq_matmul_pack16(code, p, act, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(groups))
+                return
+            }
+            pool.parallelRanges(groups) { g in
+                sq_matmul_pack16(code, p, act, y, Int64(n), Int64(cols), Int64(stride),
+                                 Int64(g.lowerBound), Int64(g.upperBound))
+            }
+        }
+    }
+
+    /// `w` with a 16-row packed copy attached when this CPU has the AVX-512 kernel for it (Q8_0 / Q4_0,
+    /// rows a multiple of 16), else `w` itself. The copy has the original's size; `release` is called with
+    /// the original bytes once they are copied (a mapped file drops its pages: matmuls no longer read them).
+    public static func packed(_ w: TensorView, pool: ThreadPool = .shared,
+                              release: (UnsafeRawPointer, Int) -> Void = { _, _ in }) -> TensorView {
+        let code = w.dtype.kernelCode
+        guard w.packed16 == nil, sq_pack16_preferred(code, Int64(w.rows), Int64(w.cols)) != 0 else { return w }
+        return packedCopy(w, pool: pool, release: release)
+    }
+
+    /// `packed` without the CPU check (tests run the packed kernels on every ISA).
+    public static func packedCopy(_ w: TensorView, pool: ThreadPool = .shared,
+                                  release: (UnsafeRawPointer, Int) -> Void = { _, _ in }) -> TensorView {
+        let code = w.dtype.kernelCode, rows = w.rows, cols = w.cols
+        precondition(sq_pack16_supported(code, Int64(rows), Int64(cols)) != 0, "\(w.name): \(w.dtype) [\(rows), \(cols)] cannot be packed")
+        let buffer = OwnedBuffer(byteCount: Int(sq_pack16_bytes(code, Int64(rows), Int64(cols))), zeroed: false)
+        let src = w.data, dst = buffer.raw
+        // In slices of about 8 MB, each released once copied: the peak is the packed copy plus one slice,
+        // not plus the whole original (a 150 MB output projection would otherwise raise it by that much).
+        let groups = rows / 16, groupBytes = w.byteCount / groups
+        let slice = max(1, (8 << 20) / max(groupBytes, 1))
+        var g0 = 0
+        while g0 < groups {
+            let g1 = min(groups, g0 + slice)
+            pool.parallelRanges(g1 - g0) { g in
+                sq_pack16(code, src, dst, Int64(cols), Int64(g0 + g.lowerBound), Int64(g0 + g.upperBound))
+            }
+            release(src + g0 * groupBytes, (g1 - g0) * groupBytes)
+            g0 = g1
+        }
+        return w.withPacked16(buffer)
     }
 
     /// Whether `matmul` may take the int8-activation path for block-quantized weights (default true; false
@@ -278,8 +341,14 @@ public enum Kernels {
 
     /// Row `row` of a [rows, cols] tensor widened (or dequantized, bit-identical to gguf-py) to f32 into
     /// `out` (an embedding lookup). Quantized rows are whole blocks (GGUFFile checks cols).
+    /// Reads the packed copy where there is one (an embedding tied to a packed output projection: its
+    /// mapped pages were dropped, and reading them again would fault in whole neighbourhoods of the file).
     public static func convertRow(_ t: TensorView, row: Int, into out: UnsafeMutablePointer<Float>) {
         let cols = t.cols
+        if let p = t.packed16 {
+            sq_pack16_row(t.dtype.kernelCode, p.raw, Int64(cols), Int64(row), out)
+            return
+        }
         sq_convert_row(t.dtype.kernelCode, t.data + row * t.dtype.byteCount(elements: cols), out, Int64(cols))
     }
 

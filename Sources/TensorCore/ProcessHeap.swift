@@ -23,4 +23,14 @@ extension MappedFile {
         guard length > 0 else { return }
         _ = madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_DONTNEED)
     }
+
+    /// Drops the resident pages wholly inside [p, p + count) of this mapping (they are read again from the
+    /// file if touched later): for weights that were copied elsewhere, so they stop counting as resident.
+    public func release(_ p: UnsafeRawPointer, count: Int) {
+        guard let base, p >= base, p + count <= base + size else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: p) + page - 1) / page * page
+        let end = (Int(bitPattern: p) + count) / page * page
+        if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED) }
+    }
 }

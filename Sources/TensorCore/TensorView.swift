@@ -8,6 +8,9 @@ public struct TensorView: @unchecked Sendable {
     public let shape: [Int]
     public let data: UnsafeRawPointer
     public let owner: AnyObject?
+    /// The same weights repacked 16 rows at a time for the AVX-512 decode kernel (`Kernels.packed`), or nil.
+    /// When set, matmuls read only these bytes.
+    public private(set) var packed16: OwnedBuffer?
 
     public init(name: String, dtype: DType, shape: [Int], data: UnsafeRawPointer, owner: AnyObject?) {
         self.name = name
@@ -15,6 +18,13 @@ public struct TensorView: @unchecked Sendable {
         self.shape = shape
         self.data = data
         self.owner = owner
+    }
+
+    /// This view with a packed copy attached (see `Kernels.packed`).
+    public func withPacked16(_ buffer: OwnedBuffer) -> TensorView {
+        var v = self
+        v.packed16 = buffer
+        return v
     }
 
     public var count: Int { shape.reduce(1, *) }
@@ -76,10 +86,11 @@ public final class OwnedBuffer: @unchecked Sendable {
     public let raw: UnsafeMutableRawPointer
     public let byteCount: Int
 
-    public init(byteCount: Int, alignment: Int = 64) {
+    /// zeroed: false leaves the bytes uninitialised, for storage the caller fills completely at once.
+    public init(byteCount: Int, alignment: Int = 64, zeroed: Bool = true) {
         self.byteCount = byteCount
         self.raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
-        self.raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        if zeroed { self.raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
     }
 
     deinit { raw.deallocate() }

@@ -128,6 +128,54 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
+    /// Q8_0 / Q4_0 matrices repacked 16 rows at a time at load (the AVX-512 decode kernel, `Kernels.packed`)
+    /// give the unpacked int8 path's logits over a prompt (prefill: several tokens per matmul), decode steps
+    /// and a lockstep batch of two sequences. Each matmul computes the same integer block dot products (only
+    /// the f32 summation order differs, Pack16Tests), but the next layer rounds its activations to int8, so
+    /// an f32-rounding difference can move one activation across a rounding boundary and the logits by up
+    /// to the bound used against llama.cpp (3e-2 of the largest logit; measured 9e-3 on qwen2-q4_0).
+    func testPackedMatricesGiveTheUnpackedLogits() throws {
+        for name in ["qwen2-q4_0.gguf", "qwen2-q8_0.gguf", "llama-q4_0.gguf"] {
+            let url = Self.dir.appendingPathComponent(name)
+            let packed = try LoadedModel(directory: url)
+            DecoderModel.packWeights = false
+            defer { DecoderModel.packWeights = true }
+            let plain = try LoadedModel(directory: url)
+            let lm = try XCTUnwrap(packed.language as? DecoderModel)
+            let count = lm.layers.map { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] }.joined()
+                .filter { $0.packed16 != nil }.count + (lm.lmHead.packed16 != nil ? 1 : 0)
+            if Kernels.detectedISA == .avx512 {
+                XCTAssertGreaterThan(count, lm.config.layerCount * 4, "\(name): matrices packed on this CPU")
+            } else {
+                XCTAssertEqual(count, 0, "\(name): nothing packed without AVX-512")
+            }
+            func logits(_ model: LoadedModel) throws -> [[Float]] {
+                let m = model.language, v = m.logitCount
+                let cache = m.makeCache(capacity: 64), other = m.makeCache(capacity: 64)
+                var out: [[Float]] = []
+                var buf = [Float](repeating: 0, count: 2 * v)
+                try buf.withUnsafeMutableBufferPointer { b in
+                    try m.forward(tokens: [1, 17, 230, 5, 99, 41, 7], cache: cache, logits: b.baseAddress!)
+                    out.append(Array(b[0..<v]))
+                    for t in [12, 300, 8] {
+                        try m.forward(tokens: [t], cache: cache, logits: b.baseAddress!)
+                        out.append(Array(b[0..<v]))
+                    }
+                    try m.forward(tokens: [3, 4], cache: other, logits: b.baseAddress!)
+                    try m.forwardBatch(tokens: [21, 22], caches: [cache, other], logits: b.baseAddress!)
+                    out.append(Array(b[0..<(2 * v)]))
+                }
+                return out
+            }
+            let a = try logits(packed), b = try logits(plain)
+            for (i, (x, y)) in zip(a, b).enumerated() {
+                let scale = y.map(abs).max() ?? 1
+                let worst = zip(x, y).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 3e-2 * scale, "\(name) step \(i): packed vs unpacked logits")
+            }
+        }
+    }
+
     /// Tricky strings (whitespace runs, digits, contractions in upper case, accents, CJK, emoji, special
     /// tokens inside text) through every pre-tokenizer kind: llama-bpe, qwen2, smollm, gpt-2 and default.
     func testTokenizationMatchesLlamaCpp() throws {
@@ -208,3 +256,4 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertThrowsError(try GGUFTokenizer.preTokenizer("no-such-pre", path: "x.gguf"))
     }
 }
+

@@ -72,6 +72,20 @@ void sq_quantize_act(const float *X, int64_t n, int64_t cols, void *buf, int64_t
 void sq_matmul_q8act(int dtype, const void *W, const void *act, float *Y,
                      int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
+/// Q8_0 / Q4_0 weights repacked 16 rows at a time (layout in pack16.c) for the AVX-512 VNNI matvec.
+/// Supported: those two dtypes, rows a multiple of 16, cols of 32; preferred: also an AVX-512 CPU.
+int sq_pack16_supported(int dtype, int64_t rows, int64_t cols);
+int sq_pack16_preferred(int dtype, int64_t rows, int64_t cols);
+/// Bytes of the packed copy (equal to the original's), and groups [g0, g1) of 16 rows packed into P.
+int64_t sq_pack16_bytes(int dtype, int64_t rows, int64_t cols);
+void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int64_t g1);
+/// Row r of packed weights widened to f32, bit-identical to sq_dequantize_row of the original row.
+void sq_pack16_row(int dtype, const void *P, int64_t cols, int64_t r, float *out);
+/// Y[t, r] for rows r in [16 g0, 16 g1) from packed weights P and activations quantized by
+/// sq_quantize_act (n rows of cols); the same values on every ISA up to f32 rounding of the sums.
+void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                      int64_t g0, int64_t g1);
+
 /// y = x / sqrt(mean(x^2) + eps) * (w + w_offset) over one row of n; w may be NULL (no weight).
 /// Norm weights (here and in sq_layernorm) are F32, F16 or BF16: GGUF stores norms as F32.
 /// w_offset is 0 for Llama/Qwen-style norms and 1 for Gemma-style `(1 + weight)` norms.
