@@ -210,13 +210,14 @@ def qa_targets(turns, labels) -> dict:
     return out
 
 
-def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5, kinds=None, weights=None):
+def make_batch(tok, ids, seed: int, batch: int, max_turns: int = 5, max_shapes: int = 5, kinds=None, weights=None,
+               scene_kw=None):
     """A training batch and its auxiliary targets (scenes.TokenLabels per picture, stacked, plus the
-    scene-level counts and word)."""
+    scene-level counts and word). scene_kw: extra arguments of scenes.sample_scene."""
     rng = np.random.default_rng(seed)
     seqs, pix, labs, counts, kind_counts, words, qas = [], [], [], [], [], [], []
     for _ in range(batch):
-        scene = scenes.sample_scene(rng, max_shapes)
+        scene = scenes.sample_scene(rng, max_shapes, **(scene_kw or {}))
         img, tl = scenes.render(scene, rng, labels=True)
         turns = conversation(rng, scene, int(rng.integers(2, max_turns + 1)), kinds, weights)
         seqs.append(encode_conversation(tok, turns, ids))

@@ -56,20 +56,24 @@ def _font(size: int):
     return ImageFont.load_default(size)
 
 
-def sample_scene(rng: np.random.Generator, max_shapes: int = 5) -> Scene:
+def sample_scene(rng: np.random.Generator, max_shapes: int = 5, p_word: float = 0.5,
+                 p_letters: float = 0.6, p_repeat: float = 0.35) -> Scene:
+    """p_word: chance of a written word or number; p_letters: chance that it is a word, not a number;
+    p_repeat: chance that the second shape is of the first one's kind (the defaults are the training's
+    and the evaluations'; finetune.py asks for more numbers and more repeated kinds)."""
     n = int(rng.integers(1, max_shapes + 1))
-    has_word = rng.random() < 0.5
+    has_word = rng.random() < p_word
     cells = rng.permutation(9)[: n + (1 if has_word else 0)]
     # Repeated kinds happen (needed for "how many circles"), but not always.
     kinds = [SHAPES[int(rng.integers(len(SHAPES)))] for _ in range(n)]
-    if n > 1 and rng.random() < 0.35:
+    if n > 1 and rng.random() < p_repeat:
         kinds[1] = kinds[0]
     shapes = [Shape(kinds[i], list(COLOURS)[int(rng.integers(len(COLOURS)))],
                     list(SIZES)[int(rng.integers(len(SIZES)))], int(cells[i])) for i in range(n)]
     word = None
     word_cell = None
     if has_word:
-        if rng.random() < 0.6:
+        if rng.random() < p_letters:
             word = WORDS[int(rng.integers(len(WORDS)))]
         else:
             word = str(int(rng.integers(0, 100)))
