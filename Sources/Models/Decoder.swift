@@ -266,11 +266,17 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
                 Ops.attention(q: ws.q, keys: kc, values: vc, out: ws.attn, queries: n, start: p0, heads: H,
                               kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)  // [n, H, hd]
             case let .batch(caches):
-                for (j, cache) in caches.enumerated() {
-                    store(ws, row: j, in: cache, layer: li, at: cache.count)
-                    Ops.attention(q: ws.q + j * H * hd, keys: cache.keys(layer: li), values: cache.values(layer: li),
-                                  out: ws.attn + j * H * hd, queries: 1, start: cache.count, heads: H,
-                                  kvHeads: kvH, headDim: hd, capacity: cache.capacity, scale: scale)
+                for (j, cache) in caches.enumerated() { store(ws, row: j, in: cache, layer: li, at: cache.count) }
+                // Every (sequence, KV group) pair is independent: one pool job for all of them instead of
+                // one per sequence (each too small to keep both cores busy).
+                let group = H / kvH
+                ThreadPool.shared.parallelFor(caches.count * kvH) { item in
+                    let j = item / kvH, g = item % kvH, cache = caches[j]
+                    Kernels.attention(q: ws.q + j * H * hd, k: cache.keys(layer: li), v: cache.values(layer: li),
+                                      out: ws.attn + j * H * hd, nq: 1, p0: cache.count,
+                                      layout: .kvCache(nHeads: H, kvHeads: kvH, headDim: hd, maxSeq: cache.capacity,
+                                                       scale: scale),
+                                      heads: (g * group)..<((g + 1) * group))
                 }
             }
             Ops.linear(layer.o, layer.oBias, ws.attn, ws.xn, n: n)         // [n, hidden]
