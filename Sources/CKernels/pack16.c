@@ -220,5 +220,5 @@ void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64
 }
 
 int sq_pack16_preferred(int dtype, int64_t rows, int64_t cols) {
-    return sq_pack16_supported(dtype, rows, cols) && sq_detect_isa() == SQ_ISA_AVX512;
+    return sq_pack16_supported(dtype, rows, cols) && sq_get_isa() == SQ_ISA_AVX512;
 }

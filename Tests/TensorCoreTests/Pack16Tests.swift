@@ -111,6 +111,10 @@ final class Pack16Tests: XCTestCase {
                        "rows not a multiple of 16 stay unpacked")
         XCTAssertNil(Kernels.packed(QuantMatmulTests.randomBlocks(.q4_K, rows: 32, cols: 256, rng: &rng)).packed16)
         let p = Kernels.packed(QuantMatmulTests.randomBlocks(.q8_0, rows: 32, cols: 64, rng: &rng))
-        XCTAssertEqual(p.packed16 != nil, Kernels.detectedISA == .avx512, "packed exactly where the AVX-512 kernel exists")
+        XCTAssertEqual(p.packed16 != nil, Kernels.activeISA == .avx512, "packed exactly where the AVX-512 kernel runs")
+        defer { Kernels.setISA(nil) }
+        Kernels.setISA(.avx2)
+        XCTAssertNil(Kernels.packed(QuantMatmulTests.randomBlocks(.q8_0, rows: 32, cols: 64, rng: &rng)).packed16,
+                     "a lower kernel level keeps the row-major layout")
     }
 }
