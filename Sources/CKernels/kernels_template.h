@@ -104,6 +104,13 @@ SQ_ALWAYS_INLINE void SQ_FN(tile_rem)(const int dt, const int rt, int64_t rem, c
     }
 }
 
+// Software prefetch distance (bytes ahead in the weights) of the F32/F16/BF16 decode matvec. Measured on
+// Emerald Rapids, 2 threads, the Qwen2-0.5B-shaped F16 bench model (tokens/s): none 15.2-16.6, 1 KB 19.1-19.6,
+// 2 KB 20.9-21.3, 4 KB 19.9-20.1, 8 KB 19.2-20.7.
+#ifndef SQ_MATVEC_PREFETCH
+#define SQ_MATVEC_PREFETCH 2048
+#endif
+
 // Decode (one token): one weight row at a time as a single sequential stream, four independent
 // accumulator chains. Measured faster than a 4-row tile, whose four interleaved streams 8 KB apart
 // keep fewer lines in flight.
@@ -115,6 +122,12 @@ SQ_ALWAYS_INLINE void SQ_FN(matvec_dt)(const int dt, const void *W, const float 
         vf a0 = VZERO(), a1 = VZERO(), a2 = VZERO(), a3 = VZERO();
         int64_t c = 0;
         for (; c + 4 * VW <= cols; c += 4 * VW) {
+#if SQ_MATVEC_PREFETCH
+            // The weight bytes of this step (4 * VW elements) SQ_MATVEC_PREFETCH ahead, rows being contiguous
+            // (past the last row's end a prefetch is harmless).
+            for (int64_t o = 0; o < 4 * VW * (dt == SQ_F32 ? 4 : 2); o += 64)
+                __builtin_prefetch((const char *)w + c * (dt == SQ_F32 ? 4 : 2) + o + SQ_MATVEC_PREFETCH);
+#endif
             a0 = VFMA(SQ_FN(load_w)(dt, w, c), VLOADU(x + c), a0);
             a1 = VFMA(SQ_FN(load_w)(dt, w, c + VW), VLOADU(x + c + VW), a1);
             a2 = VFMA(SQ_FN(load_w)(dt, w, c + 2 * VW), VLOADU(x + c + 2 * VW), a2);
