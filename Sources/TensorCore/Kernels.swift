@@ -123,15 +123,7 @@ public enum Kernels {
         precondition(sq_matmul_q8act_supported(code, Int64(cols)) != 0,
                      "\(w.name): \(w.dtype) rows of \(cols) have no int8-activation kernel")
         let data = w.data
-        withUnsafeTemporaryAllocation(byteCount: Int(sq_q8act_bytes(Int64(n), Int64(cols))), alignment: 64) { buf in
-            let act = buf.baseAddress!
-            if n * cols < serialWork {
-                sq_quantize_act(x, Int64(n), Int64(cols), act, 0, Int64(n))
-            } else {
-                pool.parallelRanges(n) { r in
-                    sq_quantize_act(x, Int64(n), Int64(cols), act, Int64(r.lowerBound), Int64(r.upperBound))
-                }
-            }
+        withQuantizedActivations(x, n: n, cols: cols, pool: pool) { act in
             if rows * cols * n < serialWork {
                 sq_matmul_q8act(code, data, act, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
                 return
@@ -143,13 +135,10 @@ public enum Kernels {
         }
     }
 
-    /// `matmul` over a Q8_0 / Q4_0 matrix's 16-row packed copy (pack16.c): the activations quantized as
-    /// for `matmulInt8Activations`, the rows split across threads in groups of 16.
-    static func matmulPacked16(_ w: TensorView, _ packed: OwnedBuffer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                               n: Int, ldy: Int?, pool: ThreadPool) {
-        let rows = w.rows, cols = w.cols, stride = ldy ?? rows
-        if n <= 0 || rows <= 0 { return }
-        let code = w.dtype.kernelCode, p = UnsafeRawPointer(packed.raw)
+    /// x [n, cols] quantized to int8 blocks (sq_quantize_act, rows split across the pool when large) in a
+    /// temporary buffer, handed to `body`.
+    private static func withQuantizedActivations(_ x: UnsafePointer<Float>, n: Int, cols: Int, pool: ThreadPool,
+                                                 _ body: (UnsafeMutableRawPointer) -> Void) {
         withUnsafeTemporaryAllocation(byteCount: Int(sq_q8act_bytes(Int64(n), Int64(cols))), alignment: 64) { buf in
             let act = buf.baseAddress!
             if n * cols < serialWork {
@@ -159,6 +148,18 @@ public enum Kernels {
                     sq_quantize_act(x, Int64(n), Int64(cols), act, Int64(r.lowerBound), Int64(r.upperBound))
                 }
             }
+            body(act)
+        }
+    }
+
+    /// `matmul` over a Q8_0 / Q4_0 matrix's 16-row packed copy (pack16.c): the activations quantized as
+    /// for `matmulInt8Activations`, the rows split across threads in groups of 16.
+    static func matmulPacked16(_ w: TensorView, _ packed: OwnedBuffer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                               n: Int, ldy: Int?, pool: ThreadPool) {
+        let rows = w.rows, cols = w.cols, stride = ldy ?? rows
+        if n <= 0 || rows <= 0 { return }
+        let code = w.dtype.kernelCode, p = UnsafeRawPointer(packed.raw)
+        withQuantizedActivations(x, n: n, cols: cols, pool: pool) { act in
             let groups = rows / 16
             if rows * cols * n < serialWork {
                 sq_matmul_pack16(code, p, act, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(groups))
