@@ -19,7 +19,10 @@
 // off * sum(a) over the lane's activations; the accumulator starts at -off * sum(a), which the int8
 // activation buffer already holds per token and block (its token groups), so the correction is exact.
 #include "common.h"
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define SQ_P16_X86 1
+#endif
 
 // Software prefetch distance (bytes ahead in the packed units). Measured on one Emerald Rapids core with
 // the Qwen2-0.5B-shaped bench model (single stream / 4 lockstep sequences, tokens/s): none 28.6 / 78.5 (Q4_0)
@@ -120,6 +123,7 @@ static void sq_matmul_pack16_scalar(int dtype, const uint8_t *P, sq_actp a, floa
 
 // MARK: AVX-512 VNNI
 
+#ifdef SQ_P16_X86
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
 // One group of 16 rows (its units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant after inlining):
@@ -210,13 +214,19 @@ static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, floa
 }
 
 #pragma clang attribute pop
+#endif
 
 void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64_t n, int64_t cols, int64_t ldy,
                       int64_t g0, int64_t g1) {
     if (n <= 0 || g1 <= g0 || (dtype != SQ_Q8_0 && dtype != SQ_Q4_0) || cols % 32 != 0) return;
     const sq_actp a = sq_act_parts((void *)act, n, cols);
-    if (sq_get_isa() == SQ_ISA_AVX512) sq_matmul_pack16_avx512(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
-    else sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+#ifdef SQ_P16_X86
+    if (sq_get_isa() == SQ_ISA_AVX512) {
+        sq_matmul_pack16_avx512(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+        return;
+    }
+#endif
+    sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
 }
 
 int sq_pack16_preferred(int dtype, int64_t rows, int64_t cols) {
