@@ -51,10 +51,10 @@ def ask(model, processor, img, question: str, max_new: int = 48):
     return processor.tokenizer.decode(new, skip_special_tokens=True), inputs["input_ids"][0].tolist(), new
 
 
-def questions(per_kind: int, seed: int):
-    """per_kind questions of every scored kind, each on its own fresh picture."""
+def questions(per_kind: int, seed: int, kinds=SCORED):
+    """per_kind questions of each kind (default: every scored kind), each on its own fresh picture."""
     rng = np.random.default_rng(seed)
-    for kind in SCORED:
+    for kind in kinds:
         made = 0
         while made < per_kind:
             scene = scenes.sample_scene(rng)

@@ -26,13 +26,11 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import common
 import evaluate
 import qa
-import scenes
 from train import SEED, AuxHeads, QAHeads, lr_at, qa_aux, text_aux, vision_aux
 
 PROBE_SEED = 313131  # not a training seed, not evaluate.py's 424242, not make_eval_set.py's 8080808
@@ -50,27 +48,14 @@ ROUNDS = {
 
 
 def probe(model, processor, per_kind: int, kinds=("read", "count_kind", "colour", "position")):
-    """Greedy accuracy per kind on fresh pictures (one question each, as evaluate.py asks them)."""
+    """Greedy accuracy per kind on fresh pictures (evaluate.py's questions, from the probe's own seed)."""
     model.eval()
-    rng = np.random.default_rng(PROBE_SEED)
-    out = {}
-    for kind in kinds:
-        right = made = 0
-        while made < per_kind:
-            scene = scenes.sample_scene(rng)
-            if kind == "read" and scene.word is None:
-                continue
-            img = scenes.render(scene, rng)
-            got = qa.make_qa(scene, kind, made % 2 == 1, rng)
-            if got is None:
-                continue
-            q, _, truth = got
-            reply, _, _ = evaluate.ask(model, processor, img, q)
-            right += int(qa.extract(kind, reply, made % 2 == 1) == truth)
-            made += 1
-        out[kind] = right / per_kind
+    right = dict.fromkeys(kinds, 0)
+    for kind, zh, img, _, (q, _, truth) in evaluate.questions(per_kind, PROBE_SEED, kinds):
+        reply, _, _ = evaluate.ask(model, processor, img, q)
+        right[kind] += int(qa.extract(kind, reply, zh) == truth)
     model.train()
-    return out
+    return {k: v / per_kind for k, v in right.items()}
 
 
 def main():

@@ -176,41 +176,32 @@ static inline __attribute__((always_inline)) void p16_group_avx512(const int q8,
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
-static inline __attribute__((always_inline)) void p16_groups_avx512(const int q8, const int nt, const uint8_t *P,
-                                                                    sq_actp a, int64_t nb, int64_t cols, int64_t t0,
-                                                                    float *Y, int64_t ldy, int64_t g0, int64_t g1) {
-    const int64_t unit = q8 ? 544 : 288;
-    for (int64_t g = g0; g < g1; g++) p16_group_avx512(q8, nt, P + g * nb * unit, a, nb, cols, t0, Y, ldy, 16 * g);
-}
-
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
     const int q8 = dtype == SQ_Q8_0;
-    const int64_t nb = cols / 32;
+    const int64_t nb = cols / 32, group_bytes = nb * (q8 ? 544 : 288);
     // Tokens in blocks whose int8 activations stay in L2 (~256 KB), every group of rows swept by each
     // block in steps of 4 tokens: a group (16 rows) is read from memory once per block and from L1 by the
     // block's later steps.
     int64_t tb = (256 * 1024) / cols;
     tb = tb < 4 ? 4 : tb / 4 * 4;
+#define SQ_P16_STEP(nt) \
+    (q8 ? p16_group_avx512(1, (nt), u, a, nb, cols, t, Y, ldy, 16 * g) : p16_group_avx512(0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g))
     for (int64_t b0 = 0; b0 < n; b0 += tb) {
         const int64_t b1 = b0 + tb < n ? b0 + tb : n;
         for (int64_t g = g0; g < g1; g++) {
+            const uint8_t *u = P + g * group_bytes;
             int64_t t = b0;
-            for (; t + 4 <= b1; t += 4) {
-                if (q8) p16_groups_avx512(1, 4, P, a, nb, cols, t, Y, ldy, g, g + 1);
-                else p16_groups_avx512(0, 4, P, a, nb, cols, t, Y, ldy, g, g + 1);
-            }
+            for (; t + 4 <= b1; t += 4) SQ_P16_STEP(4);
             switch (b1 - t) {
-            case 1: q8 ? p16_groups_avx512(1, 1, P, a, nb, cols, t, Y, ldy, g, g + 1)
-                       : p16_groups_avx512(0, 1, P, a, nb, cols, t, Y, ldy, g, g + 1); break;
-            case 2: q8 ? p16_groups_avx512(1, 2, P, a, nb, cols, t, Y, ldy, g, g + 1)
-                       : p16_groups_avx512(0, 2, P, a, nb, cols, t, Y, ldy, g, g + 1); break;
-            case 3: q8 ? p16_groups_avx512(1, 3, P, a, nb, cols, t, Y, ldy, g, g + 1)
-                       : p16_groups_avx512(0, 3, P, a, nb, cols, t, Y, ldy, g, g + 1); break;
+            case 1: SQ_P16_STEP(1); break;
+            case 2: SQ_P16_STEP(2); break;
+            case 3: SQ_P16_STEP(3); break;
             default: break;
             }
         }
     }
+#undef SQ_P16_STEP
 }
 
 #pragma clang attribute pop

@@ -137,8 +137,9 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
 
     /// Replaces every Q8_0 / Q4_0 projection (and the output projection) of a mapped file (GGUF) by its
     /// 16-row packed copy where the CPU has the kernel for it. The original pages are dropped once copied,
-    /// so resident memory stays one copy; a tied embedding then reads its rows from the packed copy. Matrices quantized at load (`--quant`) stay as they are: the view keeps their heap copy
-    /// alive, so a packed copy would double the memory.
+    /// so resident memory stays one copy; a tied embedding then reads its rows from the packed copy.
+    /// Matrices quantized at load (`--quant`) stay as they are: the view keeps their heap copy alive, so a
+    /// packed copy would double the memory.
     private func packMatrices() {
         func pack(_ w: TensorView) -> TensorView {
             guard let file = w.owner as? MappedFile else { return w }

@@ -353,36 +353,38 @@ public enum Kernels {
         sq_convert_row(t.dtype.kernelCode, t.data + row * t.dtype.byteCount(elements: cols), out, Int64(cols))
     }
 
-    /// Attention for nq queries at absolute positions p0 ..< p0+nq (see `AttentionLayout`); heads are
-    /// split across the pool. nkv is the key count for non-causal layouts (default p0 + nq).
-    /// `kernel` picks one of the two C kernels for tests and benchmarks; `.automatic` (the default) lets
-    /// sq_attention choose (query-blocked with >= 8 query rows per KV head, streamed below).
     /// `attention` for query heads [heads) only, on the calling thread (sq_attention's choice of kernel):
     /// for callers that spread several independent attentions over the pool themselves.
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, layout l: AttentionLayout,
                                  heads: Range<Int>) {
         if nq <= 0 || heads.isEmpty { return }
-        var params = sq_attention_params(
-            q: q, k: k, v: v, out: out, nq: Int64(nq), p0: Int64(p0), nkv: Int64(p0 + nq),
+        var params = attentionParams(q: q, k: k, v: v, out: out, nq: nq, p0: p0, nkv: p0 + nq, layout: l)
+        sq_attention(&params, Int64(heads.lowerBound), Int64(heads.upperBound))
+    }
+
+    private static func attentionParams(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                        out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, nkv: Int,
+                                        layout l: AttentionLayout) -> sq_attention_params {
+        sq_attention_params(
+            q: q, k: k, v: v, out: out, nq: Int64(nq), p0: Int64(p0), nkv: Int64(nkv),
             n_heads: Int64(l.nHeads), kv_heads: Int64(l.kvHeads), head_dim: Int64(l.headDim),
             q_row_stride: Int64(l.qRowStride), out_row_stride: Int64(l.outRowStride),
             kv_head_stride: Int64(l.kvHeadStride), kv_row_stride: Int64(l.kvRowStride),
             scale: l.scale, causal: l.causal ? 1 : 0)
-        sq_attention(&params, Int64(heads.lowerBound), Int64(heads.upperBound))
     }
+
+    /// Attention for nq queries at absolute positions p0 ..< p0+nq (see `AttentionLayout`); heads are
+    /// split across the pool. nkv is the key count for non-causal layouts (default p0 + nq).
+    /// `kernel` picks one of the two C kernels for tests and benchmarks; `.automatic` (the default) lets
+    /// sq_attention choose (query-blocked with >= 8 query rows per KV head, streamed below).
 
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, nkv: Int? = nil,
                                  layout l: AttentionLayout, kernel: AttentionKernel = .automatic,
                                  pool: ThreadPool = .shared) {
         if nq <= 0 || l.nHeads <= 0 { return }
-        var params = sq_attention_params(
-            q: q, k: k, v: v, out: out, nq: Int64(nq), p0: Int64(p0), nkv: Int64(nkv ?? (p0 + nq)),
-            n_heads: Int64(l.nHeads), kv_heads: Int64(l.kvHeads), head_dim: Int64(l.headDim),
-            q_row_stride: Int64(l.qRowStride), out_row_stride: Int64(l.outRowStride),
-            kv_head_stride: Int64(l.kvHeadStride), kv_row_stride: Int64(l.kvRowStride),
-            scale: l.scale, causal: l.causal ? 1 : 0)
+        var params = attentionParams(q: q, k: k, v: v, out: out, nq: nq, p0: p0, nkv: nkv ?? (p0 + nq), layout: l)
         withUnsafePointer(to: &params) { p in
             let keys = l.causal ? p0 + nq : (nkv ?? (p0 + nq))
             let run: @Sendable (UnsafePointer<sq_attention_params>, Int64, Int64) -> Void

@@ -18,10 +18,7 @@ extension MappedFile {
     /// once while parsing). The mapping stays valid: read-only file pages are read again on access.
     public func releasePages(before end: Int) {
         guard let base, end > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let length = min(end, size) / page * page
-        guard length > 0 else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_DONTNEED)
+        release(base, count: min(end, size))
     }
 
     /// Drops the resident pages wholly inside [p, p + count) of this mapping (they are read again from the
