@@ -9,6 +9,14 @@
 
 #define SQ_ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/// From this many tokens, F32 / F16 / BF16 matmuls on AVX-512 take the packed-panel GEMM.
+#ifndef SQ_GEMM_F_MIN_TOKENS
+#define SQ_GEMM_F_MIN_TOKENS 16
+#endif
+/// gemm_avx512.c: Y[t, r] (+)= W[r, :] . X[t, :] for F32 / F16 / BF16 weights, rows [r0, r1), n tokens.
+void sq_gemm_f_avx512(int dt, const void *W, const float *X, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                      int64_t r0, int64_t r1);
+
 /// bf16 is the top half of an f32: widening is exact.
 SQ_ALWAYS_INLINE float sq_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;

@@ -49,6 +49,11 @@ int sq_set_isa(int isa) {
 
 int64_t sq_matmul_row_tile(void) { return 4; }
 
+int64_t sq_matmul_f32act_row_align(int dtype, int64_t n) {
+    if (sq_get_isa() == SQ_ISA_AVX512 && dtype <= SQ_BF16 && n >= SQ_GEMM_F_MIN_TOKENS) return 32;
+    return sq_matmul_row_tile();
+}
+
 void sq_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     _mm_pause();

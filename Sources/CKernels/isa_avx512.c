@@ -90,6 +90,7 @@ static inline __m512 sq_exp_avx512(__m512 x) {
     return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
 }
 
+#define SQ_GEMM_F 1  // prefill (F32/F16/BF16) from SQ_GEMM_F_MIN_TOKENS tokens: gemm_avx512.c
 #include "kernels_template.h"
 #include "attention_template.h"
 #define SQ_BQR 8  // attention_blocked_template.h: 8 rows x 2 vectors of scores = 16 accumulators

@@ -229,6 +229,12 @@ void SQ_FN(sq_matmul)(int dt, const void *W, const float *X, float *Y, int64_t n
         SQ_FN(sq_matmul_quant)(dt, W, X, Y, n, cols, ldy, r0, r1);
         return;
     }
+#ifdef SQ_GEMM_F
+    if (n >= SQ_GEMM_F_MIN_TOKENS) {  // the packed-panel GEMM (gemm_avx512.c)
+        sq_gemm_f_avx512(dt, W, X, Y, n, cols, ldy, r0, r1);
+        return;
+    }
+#endif
     if (n == 1) {
         switch (dt) {
         case SQ_F32: SQ_FN(matvec_dt)(SQ_F32, W, X, Y, cols, r0, r1); return;

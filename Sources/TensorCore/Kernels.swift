@@ -223,7 +223,7 @@ public enum Kernels {
             sq_matmul_f32act(code, data, x, y, Int64(n), Int64(cols), Int64(stride), 0, Int64(rows))
             return
         }
-        pool.parallelRanges(rows, align: Int(sq_matmul_row_tile())) { range in
+        pool.parallelRanges(rows, align: Int(sq_matmul_f32act_row_align(code, Int64(n)))) { range in
             sq_matmul_f32act(code, data, x, y, Int64(n), Int64(cols), Int64(stride),
                              Int64(range.lowerBound), Int64(range.upperBound))
         }

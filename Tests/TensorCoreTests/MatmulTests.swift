@@ -93,6 +93,21 @@ final class MatmulTests: XCTestCase {
         check(rows: 8, cols: 1280, n: 130, dtype: .f16, ldy: 11, seed: 510)
     }
 
+    /// The AVX-512 prefill GEMM (gemm_avx512.c, from 16 tokens): 32-row panels with a masked row tail
+    /// (33 rows: one row in the second panel; 50: 18, so 2 in its second vector; 203 threaded: 6 x 32 + 11), 256-column blocks added
+    /// into Y with a one-column tail (257) and a sub-vector one (15), 14-token tiles with every tail
+    /// (16 = 14 + 2, 29 = 2 x 14 + 1), 480-token blocks (481), an output stride, and a threaded split
+    /// whose ranges keep to whole panels. On other ISAs the same shapes check the register-tile path.
+    func testPanelGemmEdges() {
+        for (i, dtype) in DType.floatTypes.enumerated() {
+            let s = 700 + UInt64(i) * 10
+            check(rows: 33, cols: 257, n: 16, dtype: dtype, seed: s)
+            check(rows: 50, cols: 15, n: 29, dtype: dtype, seed: s + 1)
+            check(rows: 64, cols: 512, n: 28, dtype: dtype, ldy: 70, seed: s + 2)
+            check(rows: 203, cols: 300, n: 481, dtype: dtype, seed: s + 3)
+        }
+    }
+
     func testOutputStrideLeavesOtherColumns() {
         check(rows: 9, cols: 65, n: 5, dtype: .bf16, ldy: 12, seed: 400)
         check(rows: 9, cols: 65, n: 1, dtype: .f32, ldy: 12, seed: 401)

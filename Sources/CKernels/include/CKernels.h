@@ -44,6 +44,9 @@ int sq_set_isa(int isa);
 
 /// Rows of the matmul register tile: callers splitting rows across threads align chunks to this.
 int64_t sq_matmul_row_tile(void);
+/// The row alignment sq_matmul_f32act's thread ranges should keep for n tokens of this dtype (the row
+/// tile, or the 32-row panels of the AVX-512 prefill GEMM, where a split inside a panel wastes lanes).
+int64_t sq_matmul_f32act_row_align(int dtype, int64_t n);
 
 /// Y[t, r] = sum_c W[r, c] * X[t, c] for t in [0, n), r in [r0, r1).
 /// W: [rows, cols] of `dtype`; X: [n, cols] f32 (row stride cols); Y: [n, ldy] f32.
