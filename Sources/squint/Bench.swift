@@ -28,6 +28,8 @@ struct Bench: AsyncParsableCommand {
     var image: String?
     @Option(help: "Quantize the language model's weights at load: q8_0, q4_0 or q4_k (default: as stored).")
     var quant: String?
+    @Flag(name: .customLong("no-warmup"), help: "Skip the warm-up pass (a short prefill and one decoded token before timing, as llama-bench's warm-up run) that faults the weights in.")
+    var noWarmup = false
     @Flag(help: "Measure the chat's key-to-frame latency while a reply is generated (headless, real engine).")
     var ui = false
     @Flag(help: "Print one JSON object.")
@@ -87,6 +89,12 @@ struct Bench: AsyncParsableCommand {
         let vocab = min(lm.config.vocabularySize, loaded.tokenizer.vocabularySize)
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % max(vocab, 1) }
 
+        if !noWarmup {
+            // Faults the mapped weights in and wakes the cores, so the first timed prefill is not also a
+            // file read (llama-bench warms up the same way before its timed runs).
+            try lm.forward(tokens: Array(prompt.prefix(64)), cache: cache, logits: logits)
+            try lm.forward(tokens: [1], cache: cache, logits: logits)
+        }
         var bestPrefill = Double.infinity, bestDecode = Double.infinity
         for _ in 0..<repetitions {
             cache.reset()
