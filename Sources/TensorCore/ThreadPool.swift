@@ -42,7 +42,11 @@ public final class ThreadPool: @unchecked Sendable {
     }
     private var jobCount = 0
     private var jobChunks = 0
-    /// (generation << 32) | next unclaimed chunk of the current job.
+    /// (generation << 32) | (chunks << 16) | next unclaimed chunk of the current job. The chunk count
+    /// travels in the ticket itself: a claim checked against the shared `jobChunks` could pair the last,
+    /// exhausted ticket of a finished job with the next job's larger count (already written, its ticket
+    /// not yet), take a chunk that does not exist, and leave the next job's completion count one high, so
+    /// its caller waited forever (seen as a rare hang; `testAlternatingChunkCountsNeverDoubleRunOrHang`).
     private let ticket = Atomic<Int>(0)
     /// Chunks of the current job finished.
     private let completed = Atomic<Int>(0)
@@ -89,7 +93,7 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         // A few chunks per thread, so that the caller can take over a descheduled worker's share.
-        let chunks = min(count, threadCount * 4)
+        let chunks = min(count, threadCount * 4)  // <= 1024: fits the ticket's 16 bits
         withoutActuallyEscaping(body) { escapable in
             withUnsafePointer(to: escapable) { bodyPointer in
                 job = UnsafeRawPointer(bodyPointer)
@@ -97,7 +101,7 @@ public final class ThreadPool: @unchecked Sendable {
                 jobChunks = chunks
                 completed.store(0, ordering: .relaxed)
                 let gen = (generation.load(ordering: .relaxed) + 1) & 0x7FFF_FFFF
-                ticket.store(gen << 32, ordering: .releasing)
+                ticket.store(gen << 32 | chunks << 16, ordering: .releasing)
                 // Sequentially consistent pair with the worker's (sleepers += 1; load generation): either
                 // we see its sleeper count and signal, or it sees the new generation and does not sleep.
                 generation.store(gen, ordering: .sequentiallyConsistent)
@@ -129,8 +133,8 @@ public final class ThreadPool: @unchecked Sendable {
         var current = ticket.load(ordering: .acquiring)
         while true {
             guard current >> 32 == gen else { return nil }
-            let chunk = current & 0xFFFF_FFFF
-            guard chunk < jobChunks else { return nil }
+            let chunk = current & 0xFFFF
+            guard chunk < (current >> 16) & 0xFFFF else { return nil }
             let (exchanged, original) = ticket.compareExchange(expected: current, desired: current + 1,
                                                                 ordering: .acquiringAndReleasing)
             if exchanged { return chunk }

@@ -59,6 +59,35 @@ final class ThreadPoolTests: XCTestCase {
         for i in 0..<400 { XCTAssertEqual(hits[i], 20, "slot \(i)") }
     }
 
+    /// Back-to-back jobs whose chunk counts differ (2, then 8): a worker that read the last ticket of a
+    /// finished 2-chunk job could once take it for a chunk of the next, 8-chunk job (the bound came from a
+    /// shared field the next job had already rewritten), run part of that job twice and leave its
+    /// completion count one too high, so the caller waited forever. Every index must run exactly once per
+    /// job, and the whole loop must finish (run on its own thread with a deadline, so a hang fails
+    /// instead of stalling the suite).
+    func testAlternatingChunkCountsNeverDoubleRunOrHang() {
+        // Three threads on a two-core machine: workers get preempted at every point of the protocol.
+        let pool = ThreadPool(threadCount: 3)
+        let rounds = 200_000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: 10)
+        hits.initialize(repeating: 0, count: 10)
+        defer { hits.deallocate() }
+        nonisolated(unsafe) let shared = hits
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            for _ in 0..<rounds {
+                pool.parallelFor(2) { shared[$0] += 1 }
+                pool.parallelFor(8) { shared[2 + $0] += 1 }  // 8 chunks of 12 at most: 3 threads x 4
+            }
+            done.signal()
+        }
+        thread.start()
+        guard done.wait(timeout: .now() + 120) == .success else {
+            return XCTFail("parallelFor did not return within 120 s (a lost or extra completion)")
+        }
+        for i in 0..<10 { XCTAssertEqual(hits[i], rounds, "index \(i)") }
+    }
+
     func testSharedPoolSize() {
         XCTAssertGreaterThanOrEqual(ThreadPool.shared.threadCount, 1)
     }
