@@ -4,12 +4,12 @@ import TensorCore
 
 /// The weights of one decoder layer (Qwen2 / Llama shape).
 struct DecoderLayer: @unchecked Sendable {
-    let inputNorm: TensorView                         // [hidden]
+    var inputNorm: TensorView                         // [hidden]
     var q, k, v, o: TensorView                        // [H*hd, hidden], [kvH*hd, hidden] x2, [hidden, H*hd]
-    let qBias, kBias, vBias, oBias: TensorView?
-    let postNorm: TensorView                          // [hidden]
+    var qBias, kBias, vBias, oBias: TensorView?
+    var postNorm: TensorView                          // [hidden]
     var gate, up, down: TensorView                    // [inter, hidden] x2, [hidden, inter]
-    let gateBias, upBias, downBias: TensorView?
+    var gateBias, upBias, downBias: TensorView?
 }
 
 /// One weight of the decoder, named by role; a family's loader maps roles to its checkpoint's tensor names.
@@ -68,7 +68,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     public let config: TextConfig
     private(set) var embedding: TensorView  // [vocab, hidden]
     private(set) var layers: [DecoderLayer]
-    let finalNorm: TensorView      // [hidden]
+    private(set) var finalNorm: TensorView      // [hidden]
     private(set) var lmHead: TensorView  // [vocab, hidden]
     let rotary: Rotary
     /// Largest number of tokens one forward pass processes; longer prompts are prefilled in chunks.
@@ -154,6 +154,48 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         let tied = lmHead.data == embedding.data
         lmHead = pack(lmHead)
         if tied { embedding = lmHead }  // rows are then read from the packed copy (Kernels.convertRow)
+        keepOnlyWhatIsReadFromFiles()
+    }
+
+    /// After packing: the norms and biases (a few KB each, read every step) are copied to the heap, and
+    /// every page of a weight file outside the tensors still read from it is dropped. Why: the page cache
+    /// holds large files in 2 MB folios, which the kernel maps whole (one PMD) on a fault, so reading a
+    /// 3.5 KB norm kept 2 MB of already-copied matrix bytes around it resident, ~55 MB for Qwen2-0.5B
+    /// (measured in /proc/PID/smaps: FilePmdMapped), and later faults could map back pages of packed
+    /// matrices released earlier. Files none of whose matrices were packed are left as they are.
+    private func keepOnlyWhatIsReadFromFiles() {
+        var packedFiles: [ObjectIdentifier: MappedFile] = [:]
+        for l in layers {
+            for t in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] where t.packed16 != nil {
+                if let f = t.owner as? MappedFile { packedFiles[ObjectIdentifier(f)] = f }
+            }
+        }
+        if lmHead.packed16 != nil, let f = lmHead.owner as? MappedFile { packedFiles[ObjectIdentifier(f)] = f }
+        if packedFiles.isEmpty { return }
+        func own(_ t: TensorView) -> TensorView {
+            guard t.packed16 == nil, let f = t.owner as? MappedFile, packedFiles[ObjectIdentifier(f)] != nil else { return t }
+            let copy = OwnedBuffer(byteCount: t.byteCount, zeroed: false)
+            f.copy(t.data, count: t.byteCount, into: copy.raw)
+            return TensorView(name: t.name, dtype: t.dtype, shape: t.shape, data: UnsafeRawPointer(copy.raw), owner: copy)
+        }
+        func own(_ t: TensorView?) -> TensorView? { t.map { own($0) } }
+        layers = layers.map { l in
+            var l = l
+            l.inputNorm = own(l.inputNorm); l.postNorm = own(l.postNorm)
+            l.qBias = own(l.qBias); l.kBias = own(l.kBias); l.vBias = own(l.vBias); l.oBias = own(l.oBias)
+            l.gateBias = own(l.gateBias); l.upBias = own(l.upBias); l.downBias = own(l.downBias)
+            return l
+        }
+        finalNorm = own(finalNorm)
+        // What is still read through a mapping: matrices left unpacked (another type, e.g. a Q6_K output
+        // projection) and an untied embedding, whose rows are looked up.
+        var kept: [ObjectIdentifier: [(UnsafeRawPointer, Int)]] = [:]
+        var all = [embedding, lmHead]
+        for l in layers { all += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] }
+        for t in all where t.packed16 == nil {
+            if let f = t.owner as? MappedFile { kept[ObjectIdentifier(f), default: []].append((t.data, t.byteCount)) }
+        }
+        for (id, f) in packedFiles { f.release(keeping: kept[id] ?? []) }
     }
 
     /// Rows of the output projection: the logits a step produces (may exceed the tokenizer's size).

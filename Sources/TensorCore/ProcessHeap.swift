@@ -21,6 +21,37 @@ extension MappedFile {
         release(base, count: min(end, size))
     }
 
+    /// Copies `count` bytes of this mapping at `p` into `dst` with pread on the file, so no page of the
+    /// mapping is touched (a fault would map the whole 2 MB page-cache folio around `p`); falls back to
+    /// copying through the mapping if the file cannot be read.
+    public func copy(_ p: UnsafeRawPointer, count: Int, into dst: UnsafeMutableRawPointer) {
+        guard let base, p >= base, p + count <= base + size else { return }
+        var done = 0
+        let fd = open(path, O_RDONLY)
+        if fd >= 0 {
+            while done < count {
+                let r = pread(fd, dst + done, count - done, off_t(p - base + done))
+                if r <= 0 { break }
+                done += r
+            }
+            close(fd)
+        }
+        if done < count { (dst + done).copyMemory(from: p + done, byteCount: count - done) }
+    }
+
+    /// Drops the resident pages of this mapping outside `kept` (pointer ranges into it, any order): what a
+    /// model no longer reads once it has copied the rest (packed matrices, small tensors) to the heap.
+    /// Pages shared with a kept range stay.
+    public func release(keeping kept: [(UnsafeRawPointer, Int)]) {
+        guard let base else { return }
+        var from = base
+        for (p, n) in kept.filter({ $0.0 >= base && $0.0 < base + size }).sorted(by: { $0.0 < $1.0 }) {
+            if p > from { release(from, count: p - from) }
+            from = max(from, p + n)
+        }
+        if from < base + size { release(from, count: base + size - from) }
+    }
+
     /// Drops the resident pages wholly inside [p, p + count) of this mapping (they are read again from the
     /// file if touched later): for weights that were copied elsewhere, so they stop counting as resident.
     public func release(_ p: UnsafeRawPointer, count: Int) {
