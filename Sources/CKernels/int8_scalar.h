@@ -46,6 +46,7 @@ SQ_ALWAYS_INLINE sq_f8x sq_f8_halves(float lo, float hi) {
 }
 SQ_ALWAYS_INLINE sq_f8x sq_f8_fma(sq_f8x a, sq_f8x b, sq_f8x c) { for (int l = 0; l < 8; l++) c.l[l] += a.l[l] * b.l[l]; return c; }
 SQ_ALWAYS_INLINE sq_f8x sq_f8_add(sq_f8x a, sq_f8x b) { for (int l = 0; l < 8; l++) a.l[l] += b.l[l]; return a; }
+SQ_ALWAYS_INLINE sq_f8x sq_f8_mul(sq_f8x a, sq_f8x b) { for (int l = 0; l < 8; l++) a.l[l] *= b.l[l]; return a; }
 SQ_ALWAYS_INLINE float sq_f8_reduce(sq_f8x v) {
     float s = 0;
     for (int l = 0; l < 8; l++) s += v.l[l];
@@ -68,4 +69,5 @@ SQ_ALWAYS_INLINE float sq_f8_reduce(sq_f8x v) {
 #define F8_HALVES(lo, hi) sq_f8_halves((lo), (hi))
 #define F8_FMA(a, b, c) sq_f8_fma((a), (b), (c))
 #define F8_ADD(a, b) sq_f8_add((a), (b))
+#define F8_MUL(a, b) sq_f8_mul((a), (b))
 #define F8_REDUCE(v) sq_f8_reduce(v)

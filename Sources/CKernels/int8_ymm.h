@@ -26,6 +26,7 @@
 #define F8_HALVES(lo, hi) _mm256_setr_m128(_mm_set1_ps(lo), _mm_set1_ps(hi))
 #define F8_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define F8_ADD(a, b) _mm256_add_ps((a), (b))
+#define F8_MUL(a, b) _mm256_mul_ps((a), (b))
 #define F8_REDUCE(v) sq_hsum_ymm(v)
 
 static inline __m256i sq_nibbles_ymm(const uint8_t *p) {

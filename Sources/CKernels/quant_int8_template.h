@@ -107,8 +107,9 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
         }                                                                                       \
     } while (0)
 #define SQ_I8_BLOCK(wv, is_signed, dsc, has_min, mn, b) SQ_I8_BLOCK_TO(acc, wv, is_signed, dsc, has_min, mn, b)
-    // K-quants: a second accumulator set for the odd sub-blocks (two FMA chains: one sub-block's work is
-    // about one FMA latency), and the super-block SQ_KQ_PREFETCH bytes ahead prefetched.
+    // K-quants: one token gets a second accumulator for the odd sub-blocks (two FMA chains: one sub-block's
+    // work is about one FMA latency; several tokens are independent chains already), and the super-block
+    // SQ_KQ_PREFETCH bytes ahead is prefetched.
     f8x acc2[SQ_I8_NT];
     for (int j = 0; j < nt; j++) acc2[j] = F8_ZERO();
     switch (dt) {
@@ -205,7 +206,7 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
                 sq_k_scale_min(blk + 4, s, &sc, &mn);
                 q8v wv = Q_SHR_AND(Q_LOAD(qs + 32 * (s >> 1)), 4 * (s & 1), 15);
                 if (five) wv = Q_OR(wv, Q_SLL4(Q_SHR_AND(hbits, s, 1)));
-                if (s & 1) SQ_I8_BLOCK_TO(acc2, wv, 0, d * (float)sc, 1, -(dmin * (float)mn), 8 * k + s);
+                if (nt == 1 && (s & 1)) SQ_I8_BLOCK_TO(acc2, wv, 0, d * (float)sc, 1, -(dmin * (float)mn), 8 * k + s);
                 else SQ_I8_BLOCK(wv, 0, d * (float)sc, 1, -(dmin * (float)mn), 8 * k + s);
             }
         }
@@ -224,13 +225,14 @@ SQ_ALWAYS_INLINE void SQ_FN(i8_row)(const int dt, const int nt, const uint8_t *w
                 const q8v lo = Q_SHR_AND(Q_LOAD(blk + 64 * g + 32 * (kk & 1)), 4 * (kk >> 1), 15);
                 const q8v hi = Q_SHR_AND(Q_LOAD(blk + 128 + 32 * g), 2 * kk, 3);
                 const q8v wv = Q_SUB(Q_OR(lo, Q_SLL4(hi)), 32);
-                const float s0 = d * (float)scales[2 * c], s1 = d * (float)scales[2 * c + 1];
+                // The chunk's two half scales once, times each token's activation scale (a broadcast).
+                const f8x sc = F8_HALVES(d * (float)scales[2 * c], d * (float)scales[2 * c + 1]);
                 const int64_t b = 8 * k + c;
                 for (int j = 0; j < nt; j++) {
                     const i8x p = Q_DOTS(wv, Q_LOAD(q + j * ldq + 32 * b));
-                    const float da = ad[j * nb32 + b];
-                    if (c & 1) acc2[j] = F8_FMA(I_CVT(p), F8_HALVES(s0 * da, s1 * da), acc2[j]);
-                    else acc[j] = F8_FMA(I_CVT(p), F8_HALVES(s0 * da, s1 * da), acc[j]);
+                    const f8x scale = F8_MUL(sc, F8_SET1(ad[j * nb32 + b]));
+                    if (nt == 1 && (c & 1)) acc2[j] = F8_FMA(I_CVT(p), scale, acc2[j]);
+                    else acc[j] = F8_FMA(I_CVT(p), scale, acc[j]);
                 }
             }
         }
