@@ -23,6 +23,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let size: Int
     public let base: UnsafeRawPointer?
+    /// The mapped file's identity (device, inode), so that a later read by path can tell it is the same file.
+    let identity: (device: UInt64, inode: UInt64)
 
     public init(path: String) throws {
         self.path = path
@@ -37,6 +39,7 @@ public final class MappedFile: @unchecked Sendable {
             throw TensorCoreError.cannotOpen(path: path, reason: "not a regular file")
         }
         size = Int(st.st_size)
+        identity = (UInt64(st.st_dev), UInt64(st.st_ino))
         if size == 0 {
             base = nil
             return

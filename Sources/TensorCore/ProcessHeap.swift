@@ -22,20 +22,21 @@ extension MappedFile {
     }
 
     /// Copies `count` bytes of this mapping at `p` into `dst` with pread on the file, so no page of the
-    /// mapping is touched (a fault would map the whole 2 MB page-cache folio around `p`); falls back to
-    /// copying through the mapping if the file cannot be read.
+    /// mapping is touched (a fault would map the whole 2 MB page-cache folio around `p`); copies through
+    /// the mapping instead if the path no longer names the mapped file or cannot be read.
     public func copy(_ p: UnsafeRawPointer, count: Int, into dst: UnsafeMutableRawPointer) {
         guard let base, p >= base, p + count <= base + size else { return }
         var done = 0
         let fd = open(path, O_RDONLY)
-        if fd >= 0 {
+        var st = stat()
+        if fd >= 0, fstat(fd, &st) == 0, UInt64(st.st_dev) == identity.device, UInt64(st.st_ino) == identity.inode {
             while done < count {
                 let r = pread(fd, dst + done, count - done, off_t(p - base + done))
                 if r <= 0 { break }
                 done += r
             }
-            close(fd)
         }
+        if fd >= 0 { close(fd) }
         if done < count { (dst + done).copyMemory(from: p + done, byteCount: count - done) }
     }
 

@@ -61,5 +61,12 @@ final class ProcessHeapTests: XCTestCase {
                        Array(bytes[(6 * page + 7)..<(8 * page + 12)]))
         XCTAssertEqual(try present(base, pages: 16), expected)
         XCTAssertEqual(m.bytes(at: 0, count: m.size), bytes)  // released pages read back from the file
+        // The path replaced by another file: copy reads the mapped one (through the mapping), not the new.
+        let other = dir.appendingPathComponent("other.bin")
+        try Data(repeating: 0xEE, count: 16 * page).write(to: other)
+        XCTAssertEqual(rename(other.path, url.path), 0)
+        m.copy(base + 6 * page + 7, count: 2 * page + 5, into: out)
+        XCTAssertEqual(Array(UnsafeRawBufferPointer(start: out, count: 2 * page + 5)),
+                       Array(bytes[(6 * page + 7)..<(8 * page + 12)]))
     }
 }
