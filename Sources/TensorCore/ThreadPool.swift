@@ -92,8 +92,10 @@ public final class ThreadPool: @unchecked Sendable {
             for i in 0..<count { body(i) }
             return
         }
-        // A few chunks per thread, so that the caller can take over a descheduled worker's share.
-        let chunks = min(count, threadCount * 4)  // <= 1024: fits the ticket's 16 bits
+        // Eight chunks per thread, so that the caller can take over a descheduled worker's share and the
+        // last chunk to finish leaves the other threads little to wait for (measured on Emerald Rapids, 2
+        // threads, Qwen2-0.5B Q4_0 decode: 57-68 tokens/s with 4 per thread, 63-75 with 8, 57-64 with 16).
+        let chunks = min(count, threadCount * 8)  // <= 2048: fits the ticket's 16 bits
         withoutActuallyEscaping(body) { escapable in
             withUnsafePointer(to: escapable) { bodyPointer in
                 job = UnsafeRawPointer(bodyPointer)
@@ -148,7 +150,7 @@ public final class ThreadPool: @unchecked Sendable {
         if count <= 0 { return }
         let a = max(1, align)
         let blocks = (count + a - 1) / a
-        let parts = threadCount == 1 ? 1 : min(threadCount * 4, blocks)
+        let parts = threadCount == 1 ? 1 : min(threadCount * 8, blocks)
         parallelFor(parts) { p in
             let lo = min(count, (blocks * p / parts) * a)
             let hi = min(count, (blocks * (p + 1) / parts) * a)
