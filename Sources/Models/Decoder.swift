@@ -295,9 +295,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         for (li, layer) in layers.enumerated() {
             // Attention block: xn = norm(x); q,k,v = proj(xn); rope; cache; attend; x += o(attn).
             Ops.rmsnorm(ws.x, weight: layer.inputNorm, out: ws.xn, rows: n, dim: h, eps: c.rmsNormEps)
-            Ops.linear(layer.q, layer.qBias, ws.xn, ws.q, n: n)            // [n, H, hd]
-            Ops.linear(layer.k, layer.kBias, ws.xn, ws.k, n: n)            // [n, kvH, hd]
-            Ops.linear(layer.v, layer.vBias, ws.xn, ws.v, n: n)            // [n, kvH, hd]
+            // q [n, H, hd], k and v [n, kvH, hd]: one fused job (one activation quantization, one wait).
+            Ops.linear((layer.q, layer.qBias, ws.q), (layer.k, layer.kBias, ws.k), (layer.v, layer.vBias, ws.v), ws.xn, n: n)
             let interleaved = c.rope.interleaved
             Rotary.apply(ws.q, n: n, heads: H, headDim: hd, cos: ws.cos, sin: ws.sin, interleaved: interleaved)
             Rotary.apply(ws.k, n: n, heads: kvH, headDim: hd, cos: ws.cos, sin: ws.sin, interleaved: interleaved)
@@ -331,8 +330,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             var r0 = 0
             while r0 < n {
                 let m = min(ws.mlpRows, n - r0), xn = ws.xn + r0 * h
-                Ops.linear(layer.gate, layer.gateBias, xn, ws.gate, n: m)  // [m, inter]
-                Ops.linear(layer.up, layer.upBias, xn, ws.up, n: m)        // [m, inter]
+                Ops.linear((layer.gate, layer.gateBias, ws.gate), (layer.up, layer.upBias, ws.up), nil, xn, n: m)  // [m, inter] x2
                 Ops.siluMul(ws.gate, ws.up, count: m * inter)
                 Ops.linear(layer.down, layer.downBias, ws.gate, xn, n: m)  // [m, hidden], over rows already used
                 r0 += m

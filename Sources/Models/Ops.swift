@@ -10,6 +10,17 @@ enum Ops {
         if let bias { addBias(y, bias, rows: n) }
     }
 
+    /// Two or three projections of the same x (q/k/v, gate/up) as one fused matmul, then their biases.
+    static func linear(_ a: (TensorView, TensorView?, UnsafeMutablePointer<Float>),
+                       _ b: (TensorView, TensorView?, UnsafeMutablePointer<Float>),
+                       _ c: (TensorView, TensorView?, UnsafeMutablePointer<Float>)? = nil,
+                       _ x: UnsafePointer<Float>, n: Int) {
+        Kernels.matmul((a.0, a.2), (b.0, b.2), c.map { ($0.0, $0.2) }, x: x, n: n)
+        if let bias = a.1 { addBias(a.2, bias, rows: n) }
+        if let bias = b.1 { addBias(b.2, bias, rows: n) }
+        if let c, let bias = c.1 { addBias(c.2, bias, rows: n) }
+    }
+
     /// y[r, :] += bias for each of `rows` rows.
     static func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: TensorView, rows: Int) {
         let n = bias.count

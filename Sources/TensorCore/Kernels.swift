@@ -112,6 +112,83 @@ public enum Kernels {
         }
     }
 
+    /// `matmul` of up to three matrices with the same input (a layer's q/k/v, or gate/up) as one pool job:
+    /// the activations are quantized once and the matrices' rows form one range split across the threads,
+    /// so a decode step waits for one job's slowest chunk instead of three. Each matrix takes the path
+    /// `matmul` would take for it and every row is computed as `matmul` computes it (the results are
+    /// identical). Matrices whose column counts differ fall back to separate `matmul` calls.
+    public static func matmul(_ a: (TensorView, UnsafeMutablePointer<Float>), _ b: (TensorView, UnsafeMutablePointer<Float>),
+                              _ c: (TensorView, UnsafeMutablePointer<Float>)? = nil, x: UnsafePointer<Float>, n: Int,
+                              pool: ThreadPool = .shared) {
+        let cols = a.0.cols
+        guard n > 0, b.0.cols == cols, c.map({ $0.0.cols == cols }) ?? true else {
+            matmul(a.0, x, a.1, n: n, pool: pool)
+            matmul(b.0, x, b.1, n: n, pool: pool)
+            if let c { matmul(c.0, x, c.1, n: n, pool: pool) }
+            return
+        }
+        let pa = FusedPart(a.0, a.1, n: n), pb = FusedPart(b.0, b.1, n: n)
+        let pc = c.map { FusedPart($0.0, $0.1, n: n) }
+        let ua = pa.units, ub = pb.units, uc = pc?.units ?? 0
+        let body: (UnsafeRawPointer?, Range<Int>) -> Void = { act, r in
+            // The part of r inside each matrix's units (r is in the concatenation a, b, c).
+            func slice(_ start: Int, _ count: Int) -> Range<Int> {
+                let lo = max(r.lowerBound - start, 0), hi = min(r.upperBound - start, count)
+                return lo < hi ? lo..<hi : 0..<0
+            }
+            pa.run(act, x, n: n, units: slice(0, ua))
+            pb.run(act, x, n: n, units: slice(ua, ub))
+            if let pc { pc.run(act, x, n: n, units: slice(ua + ub, uc)) }
+        }
+        if pa.int8 || pb.int8 || (pc?.int8 ?? false) {
+            withQuantizedActivations(x, n: n, cols: cols, pool: pool) { act in
+                pool.parallelRanges(ua + ub + uc) { r in body(UnsafeRawPointer(act), r) }
+            }
+        } else {
+            pool.parallelRanges(ua + ub + uc) { r in body(nil, r) }
+        }
+    }
+
+    /// One matrix of a fused `matmul`: its path and its rows in units (16-row groups for the packed kernel,
+    /// the path's row alignment otherwise).
+    private struct FusedPart {
+        enum Path { case packed(UnsafeRawPointer), int8, float }
+        let w: TensorView, y: UnsafeMutablePointer<Float>, path: Path, unit: Int, units: Int
+        var int8: Bool { if case .float = path { false } else { true } }
+
+        init(_ w: TensorView, _ y: UnsafeMutablePointer<Float>, n: Int) {
+            self.w = w
+            self.y = y
+            let code = w.dtype.kernelCode
+            if let p = w.packed16, Kernels.int8Activations {
+                path = .packed(UnsafeRawPointer(p.raw))
+                unit = 16
+            } else if Kernels.int8Activations, sq_matmul_uses_q8act(code, Int64(w.cols), Int64(n)) != 0 {
+                path = .int8
+                unit = Int(sq_matmul_row_tile())
+            } else {
+                precondition(w.cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(w.cols) are not whole blocks")
+                path = .float
+                unit = Int(sq_matmul_f32act_row_align(code, Int64(n)))
+            }
+            units = (w.rows + unit - 1) / unit
+        }
+
+        func run(_ act: UnsafeRawPointer?, _ x: UnsafePointer<Float>, n: Int, units r: Range<Int>) {
+            guard !r.isEmpty else { return }
+            let code = w.dtype.kernelCode, rows = w.rows, cols = Int64(w.cols)
+            let r0 = Int64(r.lowerBound * unit), r1 = Int64(min(rows, r.upperBound * unit))
+            switch path {
+            case let .packed(p):
+                sq_matmul_pack16(code, p, act, y, Int64(n), cols, Int64(rows), Int64(r.lowerBound), Int64(r.upperBound))
+            case .int8:
+                sq_matmul_q8act(code, w.data, act, y, Int64(n), cols, Int64(rows), r0, r1)
+            case .float:
+                sq_matmul_f32act(code, w.data, x, y, Int64(n), cols, Int64(rows), r0, r1)
+            }
+        }
+    }
+
     /// `matmul` for block-quantized weights with int8 activations: x is quantized once per call to blocks
     /// of 32 int8 with an f32 scale (quant_int8_template.h), then every thread runs integer block dot
     /// products on its rows. `matmulF32Activations` is its f32 reference twin.
