@@ -129,23 +129,14 @@ public enum Kernels {
         }
         let pa = FusedPart(a.0, a.1, n: n), pb = FusedPart(b.0, b.1, n: n)
         let pc = c.map { FusedPart($0.0, $0.1, n: n) }
-        let ua = pa.units, ub = pb.units, uc = pc?.units ?? 0
-        let body: (UnsafeRawPointer?, Range<Int>) -> Void = { act, r in
-            // The part of r inside each matrix's units (r is in the concatenation a, b, c).
-            func slice(_ start: Int, _ count: Int) -> Range<Int> {
-                let lo = max(r.lowerBound - start, 0), hi = min(r.upperBound - start, count)
-                return lo < hi ? lo..<hi : 0..<0
-            }
-            pa.run(act, x, n: n, units: slice(0, ua))
-            pb.run(act, x, n: n, units: slice(ua, ub))
-            if let pc { pc.run(act, x, n: n, units: slice(ua + ub, uc)) }
-        }
+        let total = pa.units + pb.units + (pc?.units ?? 0)
+        // Closures passed straight to the pool (non-escaping): nothing is allocated per call.
         if pa.int8 || pb.int8 || (pc?.int8 ?? false) {
             withQuantizedActivations(x, n: n, cols: cols, pool: pool) { act in
-                pool.parallelRanges(ua + ub + uc) { r in body(UnsafeRawPointer(act), r) }
+                pool.parallelRanges(total) { r in FusedPart.run(pa, pb, pc, UnsafeRawPointer(act), x, n: n, units: r) }
             }
         } else {
-            pool.parallelRanges(ua + ub + uc) { r in body(nil, r) }
+            pool.parallelRanges(total) { r in FusedPart.run(pa, pb, pc, nil, x, n: n, units: r) }
         }
     }
 
@@ -172,6 +163,20 @@ public enum Kernels {
                 unit = Int(sq_matmul_f32act_row_align(code, Int64(n)))
             }
             units = (w.rows + unit - 1) / unit
+        }
+
+        /// Units r of the concatenation a, b, c: the part inside each matrix.
+        static func run(_ a: FusedPart, _ b: FusedPart, _ c: FusedPart?, _ act: UnsafeRawPointer?,
+                        _ x: UnsafePointer<Float>, n: Int, units r: Range<Int>) {
+            a.run(act, x, n: n, units: clip(r, 0, a.units))
+            b.run(act, x, n: n, units: clip(r, a.units, b.units))
+            if let c { c.run(act, x, n: n, units: clip(r, a.units + b.units, c.units)) }
+        }
+
+        /// r shifted to a matrix whose units start at `start`, cut to its `count` units (maybe empty).
+        static func clip(_ r: Range<Int>, _ start: Int, _ count: Int) -> Range<Int> {
+            let lo = max(r.lowerBound - start, 0), hi = min(r.upperBound - start, count)
+            return lo < hi ? lo..<hi : 0..<0
         }
 
         func run(_ act: UnsafeRawPointer?, _ x: UnsafePointer<Float>, n: Int, units r: Range<Int>) {
