@@ -111,7 +111,8 @@ SQ_ALWAYS_INLINE void SQ_FN(tile_rem)(const int dt, const int rt, int64_t rem, c
 #define SQ_MATVEC_PREFETCH 2048
 #endif
 
-// Up to this many tokens, matvec_few_dt (rows streamed one at a time) rather than the register tiles.
+// matvec_few_dt: its prefetch distance (bytes ahead in each of its two row streams), and up to how many
+// tokens it is used rather than the register tiles.
 #ifndef SQ_FEW_PREFETCH
 #define SQ_FEW_PREFETCH 4096
 #endif
