@@ -18,8 +18,9 @@ Run by hand (never by CI). What it needs, made once under ~/.cache/squint-bench 
 Each file is measured in --rounds alternating rounds (squint, llama.cpp, squint, ...) and the best of each
 side is kept, so a noisy moment on the shared machine hurts both alike. Prompt processing is pp512 and
 decode tg128 for both (llama-bench's own test names; like llama-bench's, squint's tg128 starts from an
-empty cache, and both sides time after a warm-up pass that faults the weights in); squint's decode also shows its fraction of the bandwidth bound it measures in the same run
-and its N=4 lockstep batch against one stream, then the same decode after the 512-token prompt (attending
+empty cache, and both sides time after a warm-up pass that faults the weights in); squint's decode also
+shows its fraction of the bandwidth bound it measures in the same run and its N=4 lockstep batch against
+one stream, then the same decode after the 512-token prompt (attending
 over 512-640 positions), and the peak resident memory of that run against the weights read per token plus
 the KV cache (goal: at most 1.10).
 

@@ -100,16 +100,23 @@ public enum Kernels {
     /// to w.rows). Any dtype, quantized included (w.cols a multiple of the block size). Block-quantized
     /// weights take `matmulInt8Activations` (llama.cpp's int8 activations) wherever it is the faster path
     /// (decode and compare batches always; prefill with the AVX-512 VNNI Q8_0/Q4_0 kernel), otherwise
-    /// `matmulF32Activations`. Rows are split across the pool in chunks aligned to the kernel's row tile.
+    /// `matmulF32Activations`. Rows are split across the pool in chunks aligned to the kernel's row tile (16-row
+    /// groups for packed copies, 32-row panels for the AVX-512 prefill GEMM).
     public static func matmul(_ w: TensorView, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, n: Int,
                               ldy: Int? = nil, pool: ThreadPool = .shared) {
-        if let p = w.packed16, int8Activations {
-            matmulPacked16(w, p, x, y, n: n, ldy: ldy, pool: pool)
-        } else if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 {
-            matmulInt8Activations(w, x, y, n: n, ldy: ldy, pool: pool)
-        } else {
-            matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        switch path(w, n: n) {
+        case let .packed(p): matmulPacked16(w, p, x, y, n: n, ldy: ldy, pool: pool)
+        case .int8: matmulInt8Activations(w, x, y, n: n, ldy: ldy, pool: pool)
+        case .float: matmulF32Activations(w, x, y, n: n, ldy: ldy, pool: pool)
         }
+    }
+
+    /// The kernel `matmul` uses for w with n tokens: the 16-row packed copy, int8 activations, or f32.
+    private enum MatmulPath { case packed(UnsafeRawPointer), int8, float }
+    private static func path(_ w: TensorView, n: Int) -> MatmulPath {
+        if let p = w.packed16, int8Activations { return .packed(UnsafeRawPointer(p.raw)) }
+        if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 { return .int8 }
+        return .float
     }
 
     /// `matmul` of up to three matrices with the same input (a layer's q/k/v, or gate/up) as one pool job:
@@ -143,24 +150,19 @@ public enum Kernels {
     /// One matrix of a fused `matmul`: its path and its rows in units (16-row groups for the packed kernel,
     /// the path's row alignment otherwise).
     private struct FusedPart {
-        enum Path { case packed(UnsafeRawPointer), int8, float }
-        let w: TensorView, y: UnsafeMutablePointer<Float>, path: Path, unit: Int, units: Int
+        let w: TensorView, y: UnsafeMutablePointer<Float>, path: MatmulPath, unit: Int, units: Int
         var int8: Bool { if case .float = path { false } else { true } }
 
         init(_ w: TensorView, _ y: UnsafeMutablePointer<Float>, n: Int) {
             self.w = w
             self.y = y
-            let code = w.dtype.kernelCode
-            if let p = w.packed16, Kernels.int8Activations {
-                path = .packed(UnsafeRawPointer(p.raw))
-                unit = 16
-            } else if Kernels.int8Activations, sq_matmul_uses_q8act(code, Int64(w.cols), Int64(n)) != 0 {
-                path = .int8
-                unit = Int(sq_matmul_row_tile())
-            } else {
+            path = Kernels.path(w, n: n)
+            switch path {
+            case .packed: unit = 16
+            case .int8: unit = Int(sq_matmul_row_tile())
+            case .float:
                 precondition(w.cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(w.cols) are not whole blocks")
-                path = .float
-                unit = Int(sq_matmul_f32act_row_align(code, Int64(n)))
+                unit = Int(sq_matmul_f32act_row_align(w.dtype.kernelCode, Int64(n)))
             }
             units = (w.rows + unit - 1) / unit
         }
@@ -236,11 +238,11 @@ public enum Kernels {
 
     /// `matmul` over a Q8_0 / Q4_0 matrix's 16-row packed copy (pack16.c): the activations quantized as
     /// for `matmulInt8Activations`, the rows split across threads in groups of 16.
-    static func matmulPacked16(_ w: TensorView, _ packed: OwnedBuffer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    static func matmulPacked16(_ w: TensorView, _ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                n: Int, ldy: Int?, pool: ThreadPool) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
-        let code = w.dtype.kernelCode, p = UnsafeRawPointer(packed.raw)
+        let code = w.dtype.kernelCode
         withQuantizedActivations(x, n: n, cols: cols, pool: pool) { act in
             let groups = rows / 16
             if rows * cols * n < serialWork {
@@ -460,7 +462,6 @@ public enum Kernels {
     /// split across the pool. nkv is the key count for non-causal layouts (default p0 + nq).
     /// `kernel` picks one of the two C kernels for tests and benchmarks; `.automatic` (the default) lets
     /// sq_attention choose (query-blocked with >= 8 query rows per KV head, streamed below).
-
     public static func attention(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  out: UnsafeMutablePointer<Float>, nq: Int, p0: Int, nkv: Int? = nil,
                                  layout l: AttentionLayout, kernel: AttentionKernel = .automatic,
