@@ -73,7 +73,8 @@ SQ_ALWAYS_INLINE void sq_k_scale_min(const uint8_t *s, int j, int *sc, int *mn) 
 }
 
 /// The parts of an int8 activation buffer (layout in quant_int8_template.h): n rows of cols (a multiple
-/// of 32) int8 quants, then n * cols / 32 block scales d, as many block sums s = d * sum(q), then the
+/// of 32) int8 quants, then n * cols / 32 block scales d, as many block sums s = d * sum(q), the integer
+/// sums of every 16 quants (n * cols / 16 int32: the packed Q6_K kernel's sub-blocks), then the
 /// same quants regrouped by 4 tokens (SQ_G4_BYTES per group of 4 tokens and block) for the AVX-512 kernel,
 /// and for one token (n = 1) the same quants laid out along Q4_0 rows for the AVX-512 decode kernel
 /// (SQ_C4_BYTES per 64-byte chunk of a weight row; layout in quant_int8_chunks.h).
@@ -91,6 +92,7 @@ typedef struct {
     int8_t *q;
     float *d;
     float *s;
+    int32_t *s16;
     uint8_t *g4;
     uint8_t *c4;  // n = 1 only, else NULL
 } sq_actp;
@@ -101,7 +103,8 @@ SQ_ALWAYS_INLINE sq_actp sq_act_parts(void *buf, int64_t n, int64_t cols) {
     a.q = (int8_t *)buf;
     a.d = (float *)(a.q + n * cols);  // n * cols is a multiple of 32: the floats stay 4-byte aligned
     a.s = a.d + nb;
-    a.g4 = (uint8_t *)(a.s + nb);
+    a.s16 = (int32_t *)(a.s + nb);
+    a.g4 = (uint8_t *)(a.s16 + 2 * nb);
     // 208 = 16 * 13: the chunks stay 16-byte aligned when the buffer is.
     a.c4 = n == 1 ? a.g4 + (n + 3) / 4 * (cols / 32) * SQ_G4_BYTES : NULL;
     return a;
@@ -109,7 +112,7 @@ SQ_ALWAYS_INLINE sq_actp sq_act_parts(void *buf, int64_t n, int64_t cols) {
 
 /// Bytes of the buffer sq_act_parts carves up.
 SQ_ALWAYS_INLINE int64_t sq_act_bytes(int64_t n, int64_t cols) {
-    return n * cols + 2 * 4 * n * (cols / 32) + (n + 3) / 4 * (cols / 32) * SQ_G4_BYTES +
+    return n * cols + 4 * 4 * n * (cols / 32) + (n + 3) / 4 * (cols / 32) * SQ_G4_BYTES +
            (n == 1 ? sq_c4_chunks(cols) * SQ_C4_BYTES : 0);
 }
 

@@ -18,6 +18,22 @@
 // low nibble element i, the high element i + 16), so each lane's integer dot product is the block's plus
 // off * sum(a) over the lane's activations; the accumulator starts at -off * sum(a), which the int8
 // activation buffer already holds per token and block (its token groups), so the correction is exact.
+//
+// Q6_K (the output matrix llama-quantize writes for Q4_0/Q4_K_M files, and part of the FFN in Q4_K_M):
+// the row-major kernel (quant_int8_template.h) spends ~12 instructions per 32 weights on unpacking 6-bit
+// quants, the signed-by-signed dot product and per-16 scales, and ran at about half the read bandwidth.
+// Here a unit is one 256-element super-block column of 16 rows (3360 bytes, the 16 super-blocks it
+// replaces), built so that lane l of every vector is row l again:
+//   bytes 0-31: the 16 rows' f16 d;
+//   bytes 32-287: the int8 scales, sub-block s (elements 16s ..< 16s + 16) at 32 + 16s, row l at byte l;
+//   then for p = 0 ..< 8, 384 bytes: ql vectors 4p ..< 4p + 4 (64 bytes each), qh vector p, qh vector p + 8.
+// With the 6-bit quant v = w + 32 (0-63) and chunk c = elements 4c ..< 4c + 4 of the super-block, row l's
+// 4 bytes of chunk c are: low nibbles in ql vector c % 32 (low nibbles for c < 32, high nibbles for c >= 32)
+// at bytes 4l ..< 4l + 4, and top 2 bits in qh vector c / 4 (the sub-block) at the same bytes, bits
+// 2 (c % 4) ..< 2 (c % 4) + 2. So sub-blocks p and p + 8 take 4 ql loads, 2 qh loads and a few shifts and
+// masks per 64 weights, one vpdpbusd each, with the activation dword broadcast; the accumulator starts at
+// -32 * sum(a) over the sub-block (the activation buffer's s16) and its integer dot product is exact, then
+// one FMA per sub-block applies d * scale (a vector of the 16 rows') times the activation scale.
 #include "common.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -35,17 +51,65 @@
 
 typedef int32_t sq_i32a __attribute__((may_alias));  // activation quants read 4 at a time
 
+#define SQ_P16_Q6K_UNIT 3360
+// Offsets in a Q6_K unit of ql vector m (0-31) and qh vector s (0-15).
+#define SQ_P16_Q6K_QL(m) (288 + 384 * ((m) / 4) + 64 * ((m) % 4))
+#define SQ_P16_Q6K_QH(s) (288 + 384 * ((s) % 8) + 256 + 64 * ((s) / 8))
+
+// Elements per unit column (the block a unit covers for each row).
+static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K ? 256 : 32; }
+
 int sq_pack16_supported(int dtype, int64_t rows, int64_t cols) {
-    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0) && rows > 0 && rows % 16 == 0 && cols > 0 && cols % 32 == 0;
+    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q6_K) && rows > 0 && rows % 16 == 0 && cols > 0 &&
+           cols % sq_p16_block(dtype) == 0;
 }
 
-static int64_t sq_p16_unit(int dtype) { return dtype == SQ_Q8_0 ? 544 : 288; }
+static int64_t sq_p16_unit(int dtype) { return dtype == SQ_Q8_0 ? 544 : dtype == SQ_Q4_0 ? 288 : SQ_P16_Q6K_UNIT; }
 
 int64_t sq_pack16_bytes(int dtype, int64_t rows, int64_t cols) {
-    return rows / 16 * (cols / 32) * sq_p16_unit(dtype);
+    return rows / 16 * (cols / sq_p16_block(dtype)) * sq_p16_unit(dtype);
+}
+
+// The 6-bit quant (w + 32) of element e (0-255) of a Q6_K super-block (as quant.c's sq_deq_q6_K reads it).
+static inline int sq_q6k_quant(const uint8_t *blk, int e) {
+    const int g = e / 128, r = e % 128;
+    const int lo = (blk[64 * g + r % 64] >> (4 * (r / 64))) & 0x0F;
+    const int hi = (blk[128 + 32 * g + r % 32] >> (2 * (r / 32))) & 0x03;
+    return lo | (hi << 4);
+}
+
+static void sq_pack16_q6k(const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256;
+    for (int64_t g = g0; g < g1; g++)
+        for (int64_t k = 0; k < nk; k++) {
+            uint8_t *u = P + (g * nk + k) * SQ_P16_Q6K_UNIT;
+            memset(u, 0, SQ_P16_Q6K_UNIT);
+            for (int l = 0; l < 16; l++) {
+                const uint8_t *blk = w + ((16 * g + l) * nk + k) * 210;
+                memcpy(u + 2 * l, blk + 208, 2);
+                for (int s = 0; s < 16; s++) u[32 + 16 * s + l] = blk[192 + s];
+                for (int e = 0; e < 256; e++) {
+                    const int v = sq_q6k_quant(blk, e), c = e / 4, at = 4 * l + e % 4;
+                    u[SQ_P16_Q6K_QL(c % 32) + at] |= (uint8_t)((v & 15) << (c < 32 ? 0 : 4));
+                    u[SQ_P16_Q6K_QH(c / 4) + at] |= (uint8_t)((v >> 4) << (2 * (c % 4)));
+                }
+            }
+        }
+}
+
+// The 6-bit quant of row l's element e (0-255) in a packed Q6_K unit.
+static inline int sq_p16_q6k_quant(const uint8_t *u, int l, int e) {
+    const int c = e / 4, at = 4 * l + e % 4;
+    const int lo = (u[SQ_P16_Q6K_QL(c % 32) + at] >> (c < 32 ? 0 : 4)) & 15;
+    const int hi = (u[SQ_P16_Q6K_QH(c / 4) + at] >> (2 * (c % 4))) & 3;
+    return lo | (hi << 4);
 }
 
 void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q6_K) {
+        sq_pack16_q6k((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
+        return;
+    }
     const int q8 = dtype == SQ_Q8_0;
     const int64_t nb = cols / 32, bb = q8 ? 34 : 18, bq = q8 ? 32 : 16, unit = sq_p16_unit(dtype);
     const uint8_t *w = (const uint8_t *)W;
@@ -62,6 +126,19 @@ void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int6
 }
 
 void sq_pack16_row(int dtype, const void *P, int64_t cols, int64_t r, float *out) {
+    if (dtype == SQ_Q6_K) {  // as quant.c's sq_deq_q6_K, so the values are bit-identical
+        const int64_t nk = cols / 256, g = r / 16;
+        const int l = (int)(r % 16);
+        for (int64_t k = 0; k < nk; k++) {
+            const uint8_t *u = (const uint8_t *)P + (g * nk + k) * SQ_P16_Q6K_UNIT;
+            const float d = sq_f16_to_f32(sq_le16(u + 2 * l));
+            for (int e = 0; e < 256; e++) {
+                const float ds = d * (float)(int8_t)u[32 + 16 * (e / 16) + l];
+                out[256 * k + e] = ds * (float)(sq_p16_q6k_quant(u, l, e) - 32);
+            }
+        }
+        return;
+    }
     const int q8 = dtype == SQ_Q8_0;
     const int64_t nb = cols / 32, unit = sq_p16_unit(dtype), g = r / 16, l = r % 16;
     for (int64_t b = 0; b < nb; b++) {
@@ -121,6 +198,28 @@ static void sq_matmul_pack16_scalar(int dtype, const uint8_t *P, sq_actp a, floa
         }
 }
 
+static void sq_matmul_pack16_q6k_scalar(const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                                        int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256, nb = cols / 32;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t g = g0; g < g1; g++)
+            for (int l = 0; l < 16; l++) {
+                float acc = 0.0f;
+                for (int64_t k = 0; k < nk; k++) {
+                    const uint8_t *u = P + (g * nk + k) * SQ_P16_Q6K_UNIT;
+                    const float dw = sq_f16_to_f32(sq_le16(u + 2 * l));
+                    for (int s = 0; s < 16; s++) {
+                        const int8_t *q = a.q + t * cols + 256 * k + 16 * s;
+                        int32_t dot = -32 * a.s16[t * (cols / 16) + 16 * k + s];
+                        for (int e = 0; e < 16; e++) dot += sq_p16_q6k_quant(u, l, 16 * s + e) * q[e];
+                        const float sc = (float)(int8_t)u[32 + 16 * s + l] * dw;
+                        acc = fmaf((float)dot, sc * a.d[t * nb + 8 * k + s / 2], acc);
+                    }
+                }
+                Y[t * ldy + 16 * g + l] = acc;
+            }
+}
+
 // MARK: AVX-512 VNNI
 
 #ifdef SQ_P16_X86
@@ -176,8 +275,83 @@ static inline __attribute__((always_inline)) void p16_group_avx512(const int q8,
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
+// One group of 16 Q6_K rows (its units at u0, nk of them) for tokens t0 ..< t0 + nt (nt <= 4, a constant).
+static inline __attribute__((always_inline)) void p16_q6k_group_avx512(const int nt, const uint8_t *u0, sq_actp a,
+                                                                       int64_t nk, int64_t cols, int64_t t0,
+                                                                       float *Y, int64_t ldy, int64_t row0) {
+    const int64_t nb = cols / 32, n16 = cols / 16;
+    const __m512i low4 = _mm512_set1_epi8(15), top2 = _mm512_set1_epi8(0x30);
+    __m512 acc[4];
+    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < nk; k++) {
+        const uint8_t *u = u0 + k * SQ_P16_Q6K_UNIT;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u));
+        const sq_i32a *qa[4];
+        for (int j = 0; j < nt; j++) qa[j] = (const sq_i32a *)(a.q + (t0 + j) * cols + 256 * k);
+        for (int p = 0; p < 8; p++) {  // sub-blocks p (i0) and p + 8 (i1)
+            const uint8_t *pp = u + SQ_P16_Q6K_QL(4 * p);
+#if SQ_P16_PREFETCH
+            // An eighth of the unit ahead per step: a burst of 53 prefetches at the unit's start measured
+            // slower (it fills the core's miss buffers at once).
+            for (int64_t o = 420 * p; o < 420 * p + 420; o += 64) _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
+#endif
+            __m512i i0[4], i1[4];
+            for (int j = 0; j < nt; j++) {
+                const int32_t *s16 = a.s16 + (t0 + j) * n16 + 16 * k;
+                i0[j] = _mm512_set1_epi32(-32 * s16[p]);
+                i1[j] = _mm512_set1_epi32(-32 * s16[p + 8]);
+            }
+            const __m512i h0 = _mm512_loadu_si512((const void *)(pp + 256)), h1 = _mm512_loadu_si512((const void *)(pp + 320));
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 4; i++) {
+                const __m512i v = _mm512_loadu_si512((const void *)(pp + 64 * i));
+                // Bits 2i, 2i + 1 of each qh byte to bits 4, 5 (16-bit shifts: the mask drops what crosses bytes).
+                __m512i t0b, t1b;
+                if (i == 0) { t0b = _mm512_slli_epi16(h0, 4); t1b = _mm512_slli_epi16(h1, 4); }
+                else if (i == 1) { t0b = _mm512_slli_epi16(h0, 2); t1b = _mm512_slli_epi16(h1, 2); }
+                else if (i == 2) { t0b = h0; t1b = h1; }
+                else { t0b = _mm512_srli_epi16(h0, 2); t1b = _mm512_srli_epi16(h1, 2); }
+                const __m512i w0 = _mm512_or_si512(_mm512_and_si512(v, low4), _mm512_and_si512(t0b, top2));
+                const __m512i w1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), _mm512_and_si512(t1b, top2));
+                for (int j = 0; j < nt; j++) {
+                    i0[j] = _mm512_dpbusd_epi32(i0[j], w0, _mm512_set1_epi32(qa[j][4 * p + i]));
+                    i1[j] = _mm512_dpbusd_epi32(i1[j], w1, _mm512_set1_epi32(qa[j][32 + 4 * p + i]));
+                }
+            }
+            const __m512 sc0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(u + 32 + 16 * p)))), dw);
+            const __m512 sc1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(u + 160 + 16 * p)))), dw);
+            for (int j = 0; j < nt; j++) {
+                const float *ad = a.d + (t0 + j) * nb + 8 * k;
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0[j]), _mm512_mul_ps(sc0, _mm512_set1_ps(ad[p / 2])), acc[j]);
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[j]), _mm512_mul_ps(sc1, _mm512_set1_ps(ad[4 + p / 2])), acc[j]);
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
+}
+
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q6_K) {
+        const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q6K_UNIT;
+        int64_t tb = (256 * 1024) / cols;
+        tb = tb < 4 ? 4 : tb / 4 * 4;
+        for (int64_t b0 = 0; b0 < n; b0 += tb) {
+            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
+            for (int64_t g = g0; g < g1; g++) {
+                const uint8_t *u = P + g * group_bytes;
+                int64_t t = b0;
+                for (; t + 4 <= b1; t += 4) p16_q6k_group_avx512(4, u, a, nk, cols, t, Y, ldy, 16 * g);
+                switch (b1 - t) {
+                case 1: p16_q6k_group_avx512(1, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                case 2: p16_q6k_group_avx512(2, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                case 3: p16_q6k_group_avx512(3, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                default: break;
+                }
+            }
+        }
+        return;
+    }
     const int q8 = dtype == SQ_Q8_0;
     const int64_t nb = cols / 32, group_bytes = nb * (q8 ? 544 : 288);
     // Tokens in blocks whose int8 activations stay in L2 (~256 KB), every group of rows swept by each
@@ -209,7 +383,7 @@ static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, floa
 
 void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64_t n, int64_t cols, int64_t ldy,
                       int64_t g0, int64_t g1) {
-    if (n <= 0 || g1 <= g0 || (dtype != SQ_Q8_0 && dtype != SQ_Q4_0) || cols % 32 != 0) return;
+    if (n <= 0 || g1 <= g0 || !sq_pack16_supported(dtype, 16, cols)) return;
     const sq_actp a = sq_act_parts((void *)act, n, cols);
 #ifdef SQ_P16_X86
     if (sq_get_isa() == SQ_ISA_AVX512) {
@@ -217,7 +391,8 @@ void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64
         return;
     }
 #endif
-    sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+    if (dtype == SQ_Q6_K) sq_matmul_pack16_q6k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+    else sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
 }
 
 int sq_pack16_preferred(int dtype, int64_t rows, int64_t cols) {

@@ -11,7 +11,8 @@
 // only new error, as in llama.cpp, whose Q8_0/Q8_1/Q8_K activations round the same way.
 //
 // Activation buffer (sq_act_parts): int8 q[n][cols], float d[n][cols / 32], float s[n][cols / 32] with
-// s = d * sum(q) (the block sum the Q4_1/Q5_1/K-quant minimums multiply), then the same quants in groups
+// s = d * sum(q) (the block sum the Q4_1/Q5_1/K-quant minimums multiply), int32 s16[n][cols / 16] (the
+// sums of each half block, for pack16.c's Q6_K sub-blocks of 16), then the same quants in groups
 // of 4 tokens for the AVX-512 several-token kernel (written by every ISA's quantizer: the layout is one).
 
 // MARK: Activation quantization
@@ -47,13 +48,16 @@ void SQ_FN(sq_quantize_act)(const float *X, int64_t n, int64_t cols, void *buf, 
             const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
             const vf vid = VSET1(id);
             int8_t *q = a.q + t * cols + 32 * b;
-            vi sum = VI_SET1(0);
+            vi sum_lo = VI_SET1(0), sum_hi = VI_SET1(0);  // quants 0-15 and 16-31
             for (int e = 0; e < 32; e += VW) {
                 const vi r = VCVT_RNE(VMUL(VLOADU(x + e), vid));
                 VI_STORE_I8(q + e, r);
-                sum = VI_ADD(sum, r);
+                if (e < 16) sum_lo = VI_ADD(sum_lo, r);
+                else sum_hi = VI_ADD(sum_hi, r);
             }
-            const int32_t isum = VI_REDUCE_ADD(sum);
+            const int32_t slo = VI_REDUCE_ADD(sum_lo), shi = VI_REDUCE_ADD(sum_hi), isum = slo + shi;
+            a.s16[2 * (t * nb + b)] = slo;
+            a.s16[2 * (t * nb + b) + 1] = shi;
             a.d[t * nb + b] = d;
             a.s[t * nb + b] = d * (float)isum;
             SQ_FN(i8_group_put)(a.g4 + ((t / 4) * nb + b) * SQ_G4_BYTES, (int)(t % 4), q, -isum, d);
