@@ -131,19 +131,42 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         if Self.packWeights { packMatrices() }
     }
 
-    /// Whether new models repack their Q8_0 / Q4_0 matrices for the AVX-512 decode kernel at load (where
-    /// the CPU has it; see `Kernels.packed`). Tests turn it off to compare both layouts.
+    /// Whether new models copy their mapped matrices into one huge-page arena at load, repacking Q8_0 /
+    /// Q4_0 / Q6_K ones for the AVX-512 decode kernel where the CPU has it (see `packMatrices`). Tests turn
+    /// it off to compare both layouts.
     public nonisolated(unsafe) static var packWeights = true
 
-    /// Replaces every Q8_0 / Q4_0 projection (and the output projection) of a mapped file (GGUF) by its
-    /// 16-row packed copy where the CPU has the kernel for it. The original pages are dropped once copied,
-    /// so resident memory stays one copy; a tied embedding then reads its rows from the packed copy.
-    /// Matrices quantized at load (`--quant`) stay as they are: the view keeps their heap copy alive, so a
-    /// packed copy would double the memory.
+    /// Replaces every projection (and the output projection) of a mapped file (GGUF, safetensors) by a
+    /// copy in one huge-page arena, in the order a step reads them (see PackArena): block-quantized ones
+    /// repacked 16 rows at a time where the CPU has the kernel for them (`Kernels.packed`), F16 / BF16 / F32
+    /// ones as they are. The original pages are dropped once copied, so resident memory stays one copy; a
+    /// tied embedding then reads its rows from the copy. Matrices quantized at load (`--quant`) stay as they
+    /// are: the view keeps their heap copy alive, so a packed copy would double the memory.
     private func packMatrices() {
+        func isFloat(_ w: TensorView) -> Bool { w.dtype == .f16 || w.dtype == .bf16 || w.dtype == .f32 }
+        func bytes(_ w: TensorView) -> Int {
+            guard w.owner is MappedFile else { return 0 }
+            return PackArena.footprint(isFloat(w) ? w.byteCount : Kernels.packedBytes(w))
+        }
+        var total = bytes(lmHead)
+        for l in layers { total += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce(0) { $0 + bytes($1) } }
+        guard total > 0 else { return }
+        let arena = PackArena(byteCount: total)
+        var moved: [ObjectIdentifier: MappedFile] = [:]  // files some matrix was copied out of
         func pack(_ w: TensorView) -> TensorView {
             guard let file = w.owner as? MappedFile else { return w }
-            return Kernels.packed(w) { p, n in file.release(p, count: n) }
+            var out = w
+            if isFloat(w) {
+                if let slice = arena.take(w.byteCount) {
+                    file.copy(w.data, count: w.byteCount, into: slice.raw)  // pread: no page of the mapping touched
+                    file.release(w.data, count: w.byteCount)
+                    out = TensorView(name: w.name, dtype: w.dtype, shape: w.shape, data: UnsafeRawPointer(slice.raw), owner: slice)
+                }
+            } else {
+                out = Kernels.packed(w, in: arena) { p, n in file.release(p, count: n) }
+            }
+            if !(out.owner is MappedFile) || out.packed16 != nil { moved[ObjectIdentifier(file)] = file }
+            return out
         }
         layers = layers.map { l in
             var l = l
@@ -153,8 +176,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         }
         let tied = lmHead.data == embedding.data
         lmHead = pack(lmHead)
-        if tied { embedding = lmHead }  // rows are then read from the packed copy (Kernels.convertRow)
-        keepOnlyWhatIsReadFromFiles()
+        if tied { embedding = lmHead }  // rows are then read from the copy (Kernels.convertRow)
+        keepOnlyWhatIsReadFromFiles(Array(moved.values))
     }
 
     /// After packing: the norms and biases (a few KB each, read every step) are copied to the heap, and
@@ -162,15 +185,10 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     /// holds large files in 2 MB folios, which the kernel maps whole (one PMD) on a fault, so reading a
     /// 3.5 KB norm kept 2 MB of already-copied matrix bytes around it resident, ~55 MB for Qwen2-0.5B
     /// (measured in /proc/PID/smaps: FilePmdMapped), and later faults could map back pages of packed
-    /// matrices released earlier. Files none of whose matrices were packed are left as they are.
-    private func keepOnlyWhatIsReadFromFiles() {
+    /// matrices released earlier. Files none of whose matrices were copied out are left as they are.
+    private func keepOnlyWhatIsReadFromFiles(_ files: [MappedFile]) {
         var packedFiles: [ObjectIdentifier: MappedFile] = [:]
-        for l in layers {
-            for t in [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] where t.packed16 != nil {
-                if let f = t.owner as? MappedFile { packedFiles[ObjectIdentifier(f)] = f }
-            }
-        }
-        if lmHead.packed16 != nil, let f = lmHead.owner as? MappedFile { packedFiles[ObjectIdentifier(f)] = f }
+        for f in files { packedFiles[ObjectIdentifier(f)] = f }
         if packedFiles.isEmpty { return }
         func own(_ t: TensorView) -> TensorView {
             guard t.packed16 == nil, let f = t.owner as? MappedFile, packedFiles[ObjectIdentifier(f)] != nil else { return t }
@@ -187,8 +205,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             return l
         }
         finalNorm = own(finalNorm)
-        // What is still read through a mapping: matrices left unpacked (another type, e.g. a Q6_K output
-        // projection) and an untied embedding, whose rows are looked up.
+        // What is still read through a mapping: matrices left unpacked (a type without a packed layout,
+        // e.g. Q4_K or Q5_0) and an untied embedding, whose rows are looked up.
         var kept: [ObjectIdentifier: [(UnsafeRawPointer, Int)]] = [:]
         var all = [embedding, lmHead]
         for l in layers { all += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] }

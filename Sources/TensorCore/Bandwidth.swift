@@ -6,11 +6,13 @@ import Foundation
 public enum Bandwidth {
     /// Sums a `megabytes` buffer with every pool thread (one contiguous slice each) and returns the best
     /// of `repeats` passes in GB/s (10^9 bytes). The buffer is far larger than the caches, so this is
-    /// DRAM bandwidth. Allocates and frees the buffer on each call.
+    /// DRAM bandwidth. Allocates and frees the buffer on each call. The buffer asks for huge pages as
+    /// packed weights do (`OwnedBuffer(hugePages:)`), so the bound is not lowered by TLB misses the
+    /// weights no longer pay.
     public static func measureReadGBps(megabytes: Int = 256, repeats: Int = 5, pool: ThreadPool = .shared) -> Double {
         let count = max(1, megabytes) * (1 << 20) / 4
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { buffer.deallocate() }
+        let storage = OwnedBuffer(byteCount: count * 4, zeroed: false, hugePages: true)
+        let buffer = storage.raw.bindMemory(to: Float.self, capacity: count)
         // Touch every page first (in parallel, so each thread's slice is first touched by that thread).
         pool.parallelRanges(count, align: 4096) { r in
             (buffer + r.lowerBound).initialize(repeating: 1, count: r.count)

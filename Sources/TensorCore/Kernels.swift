@@ -259,19 +259,27 @@ public enum Kernels {
     /// `w` with a 16-row packed copy attached when this CPU has the AVX-512 kernel for it (Q8_0 / Q4_0,
     /// rows a multiple of 16), else `w` itself. The copy has the original's size; `release` is called with
     /// the original bytes once they are copied (a mapped file drops its pages: matmuls no longer read them).
-    public static func packed(_ w: TensorView, pool: ThreadPool = .shared,
+    /// With an arena, the copy is its next `packedBytes(w)` bytes (see `PackArena`).
+    public static func packed(_ w: TensorView, in arena: PackArena? = nil, pool: ThreadPool = .shared,
                               release: (UnsafeRawPointer, Int) -> Void = { _, _ in }) -> TensorView {
+        guard packedBytes(w) > 0 else { return w }
+        return packedCopy(w, in: arena, pool: pool, release: release)
+    }
+
+    /// Bytes of the packed copy `packed` would make of w on this CPU, 0 where it keeps w as it is.
+    public static func packedBytes(_ w: TensorView) -> Int {
         let code = w.dtype.kernelCode
-        guard w.packed16 == nil, sq_pack16_preferred(code, Int64(w.rows), Int64(w.cols)) != 0 else { return w }
-        return packedCopy(w, pool: pool, release: release)
+        guard w.packed16 == nil, sq_pack16_preferred(code, Int64(w.rows), Int64(w.cols)) != 0 else { return 0 }
+        return Int(sq_pack16_bytes(code, Int64(w.rows), Int64(w.cols)))
     }
 
     /// `packed` without the CPU check (tests run the packed kernels on every ISA).
-    public static func packedCopy(_ w: TensorView, pool: ThreadPool = .shared,
+    public static func packedCopy(_ w: TensorView, in arena: PackArena? = nil, pool: ThreadPool = .shared,
                                   release: (UnsafeRawPointer, Int) -> Void = { _, _ in }) -> TensorView {
         let code = w.dtype.kernelCode, rows = w.rows, cols = w.cols
         precondition(sq_pack16_supported(code, Int64(rows), Int64(cols)) != 0, "\(w.name): \(w.dtype) [\(rows), \(cols)] cannot be packed")
-        let buffer = OwnedBuffer(byteCount: Int(sq_pack16_bytes(code, Int64(rows), Int64(cols))), zeroed: false)
+        let bytes = Int(sq_pack16_bytes(code, Int64(rows), Int64(cols)))
+        let buffer = arena?.take(bytes) ?? OwnedBuffer(byteCount: bytes, zeroed: false, hugePages: true)
         let src = w.data, dst = buffer.raw
         // In slices of about 8 MB, each released once copied: the peak is the packed copy plus one slice,
         // not plus the whole original (a 150 MB output projection would otherwise raise it by that much).

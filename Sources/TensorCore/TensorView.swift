@@ -1,4 +1,9 @@
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A read-only view of a tensor's bytes inside storage that outlives it (an mmap'd file or an owned
 /// buffer). Row-major, contiguous. The `owner` reference keeps the storage alive.
@@ -85,15 +90,62 @@ public struct TensorView: @unchecked Sendable {
 public final class OwnedBuffer: @unchecked Sendable {
     public let raw: UnsafeMutableRawPointer
     public let byteCount: Int
+    /// Bytes mapped for a huge-page buffer (unmapped on deinit), 0 for one from the allocator or a slice.
+    private let mappedBytes: Int
+    /// The buffer a slice lies in (kept alive by it), nil for a buffer of its own.
+    private let parent: OwnedBuffer?
 
     /// zeroed: false leaves the bytes uninitialised, for storage the caller fills completely at once.
-    public init(byteCount: Int, alignment: Int = 64, zeroed: Bool = true) {
+    /// hugePages: for weights streamed every token (packed matrices), the buffer is mapped on its own,
+    /// 2 MB aligned, and asked to be backed by transparent huge pages (where the kernel grants them; this
+    /// is a hint): one TLB entry per 2 MB instead of per 4 KB page. Decode reads every page of every
+    /// matrix once per token, so with 4 KB pages each page costs a TLB miss and a page walk.
+    public init(byteCount: Int, alignment: Int = 64, zeroed: Bool = true, hugePages: Bool = false) {
         self.byteCount = byteCount
+        parent = nil
+        if hugePages, byteCount >= Self.hugePage, let p = Self.mapHuge(byteCount) {
+            raw = p
+            mappedBytes = Self.rounded(byteCount, to: Self.smallPage)
+            return  // anonymous pages read as zeros
+        }
+        mappedBytes = 0
         self.raw = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: alignment)
         if zeroed { self.raw.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
     }
 
-    deinit { raw.deallocate() }
+    /// byteCount bytes of `parent` from `offset` (within it), freed with it.
+    public init(slicing parent: OwnedBuffer, offset: Int, byteCount: Int) {
+        precondition(offset >= 0 && byteCount >= 0 && offset + byteCount <= parent.byteCount, "slice outside its buffer")
+        self.parent = parent
+        raw = parent.raw + offset
+        self.byteCount = byteCount
+        mappedBytes = 0
+    }
+
+    deinit {
+        if parent != nil { return }
+        if mappedBytes > 0 { munmap(raw, mappedBytes) } else { raw.deallocate() }
+    }
+
+    private static let hugePage = 2 << 20, smallPage = 4096
+
+    private static func rounded(_ n: Int, to unit: Int) -> Int { (n + unit - 1) / unit * unit }
+
+    /// An anonymous mapping of byteCount (rounded to 4 KB), 2 MB aligned (a larger mapping trimmed at both
+    /// ends); its whole 2 MB pages advised MADV_HUGEPAGE, the tail left to small pages (a huge page there
+    /// would make up to 2 MB resident that holds nothing); nil if the mapping fails.
+    private static func mapHuge(_ byteCount: Int) -> UnsafeMutableRawPointer? {
+        let len = rounded(byteCount, to: smallPage)
+        guard let p = mmap(nil, len + hugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              p != MAP_FAILED else { return nil }
+        let base = Int(bitPattern: p), start = rounded(base, to: hugePage)
+        if start > base { munmap(p, start - base) }
+        let tail = base + len + hugePage - (start + len)
+        if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: start + len), tail) }
+        let aligned = UnsafeMutableRawPointer(bitPattern: start)!
+        _ = madvise(aligned, byteCount / hugePage * hugePage, MADV_HUGEPAGE)
+        return aligned
+    }
 
     /// A view over a Float array copied into new storage, stored as `dtype`.
     /// A view over raw stored bytes of any dtype (quantized blocks included) copied into new storage.
@@ -122,5 +174,31 @@ public final class OwnedBuffer: @unchecked Sendable {
             break
         }
         return TensorView(name: name, dtype: dtype, shape: shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+    }
+}
+
+/// One huge-page buffer (`OwnedBuffer(hugePages:)`) that a model's packed matrices are cut from, in the
+/// order a decode step reads them. Why: a matrix of its own under 2 MB (Qwen2-0.5B's q/k/v/o, the tail
+/// of every larger one) would live in 4 KB pages, each a TLB miss per token and a break in the stream
+/// the hardware prefetcher follows; in one arena every matrix shares the 2 MB pages and the next
+/// matrix starts where the last one ended.
+public final class PackArena: @unchecked Sendable {
+    public let buffer: OwnedBuffer
+    private var used = 0
+
+    /// An arena for pieces whose byte counts add up to at most `byteCount` (each rounded up to 64).
+    public init(byteCount: Int) {
+        buffer = OwnedBuffer(byteCount: byteCount, zeroed: false, hugePages: true)
+    }
+
+    /// Space for byteCount bytes needs this much of an arena (64-byte aligned pieces).
+    public static func footprint(_ byteCount: Int) -> Int { (byteCount + 63) / 64 * 64 }
+
+    /// The next byteCount bytes (64-byte aligned), nil when the arena has no room left.
+    public func take(_ byteCount: Int) -> OwnedBuffer? {
+        let size = Self.footprint(byteCount)
+        guard used + size <= buffer.byteCount else { return nil }
+        defer { used += size }
+        return OwnedBuffer(slicing: buffer, offset: used, byteCount: byteCount)
     }
 }

@@ -191,6 +191,39 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
+    /// F32 / F16 matrices are copied at load into the huge-page arena the packed ones share (same bytes,
+    /// so the same logits bit for bit), and the file's pages are no longer what matmuls read.
+    func testFloatMatricesCopiedIntoTheArenaGiveTheSameLogits() throws {
+        for name in ["qwen2-f32.gguf", "smollm2-f16.gguf"] {
+            let url = Self.dir.appendingPathComponent(name)
+            let copied = try LoadedModel(directory: url)
+            DecoderModel.packWeights = false
+            defer { DecoderModel.packWeights = true }
+            let plain = try LoadedModel(directory: url)
+            for (model, inArena) in [(copied, true), (plain, false)] {
+                let lm = try XCTUnwrap(model.language as? DecoderModel)
+                let matrices = lm.layers.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [lm.lmHead]
+                for w in matrices {
+                    XCTAssertEqual(w.owner is MappedFile, !inArena, "\(name): \(w.name) read from the file: \(!inArena)")
+                }
+            }
+            func logits(_ model: LoadedModel) throws -> [Float] {
+                let m = model.language, v = m.logitCount
+                let cache = m.makeCache(capacity: 16)
+                var out: [Float] = []
+                var buf = [Float](repeating: 0, count: v)
+                try buf.withUnsafeMutableBufferPointer { b in
+                    try m.forward(tokens: [1, 17, 230, 5], cache: cache, logits: b.baseAddress!)
+                    out += b
+                    try m.forward(tokens: [12], cache: cache, logits: b.baseAddress!)
+                    out += b
+                }
+                return out
+            }
+            XCTAssertEqual(try logits(copied).map(\.bitPattern), try logits(plain).map(\.bitPattern), "\(name): logits")
+        }
+    }
+
     func testHandWrittenJSONEscapes() throws {
         let tokens = ["a\u{01}b", "\"", "\\", "\n", "é🦊"]
         let data = try GGUFTokenizer.encodeJSON(["x": [1, 2]], vocab: tokens, merges: ["\" \\"])
