@@ -17,7 +17,7 @@ public final class GGUFFile: @unchecked Sendable {
     public let alignment: Int
     /// File offset where the data section starts (tensor offsets are relative to it).
     public let dataOffset: Int
-    public let metadata: [String: GGUFValue]
+    public private(set) var metadata: [String: GGUFValue]
     /// Metadata keys in file order.
     public let metadataKeys: [String]
     public let tensors: [String: GGUFTensorInfo]
@@ -130,6 +130,17 @@ public final class GGUFFile: @unchecked Sendable {
         self.metadataKeys = keys
         self.tensors = tensors
         self.tensorNames = names
+    }
+
+    /// Drops the metadata arrays of more than `count` elements (a vocabulary, its scores, types and merges:
+    /// ~13 MB of values for 150k tokens) once they have been read, so that they are not resident while the
+    /// weights load and for as long as the model lives. Their keys stay in `metadataKeys`. Call it before
+    /// sharing the file across threads.
+    public func dropMetadataArrays(longerThan count: Int) {
+        metadata = metadata.filter { _, v in
+            if case let .array(_, items) = v { return items.count <= count }
+            return true
+        }
     }
 
     /// Element count, row blocking, byte size and bounds of one tensor.

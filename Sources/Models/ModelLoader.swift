@@ -103,7 +103,7 @@ public final class LoadedModel: @unchecked Sendable {
     /// `llama` model with a SmolVLM / Idefics3 mmproj (projector `idefics3`) is SmolVLM.
     public init(gguf url: URL, mmproj explicit: URL? = nil) throws {
         let file = try GGUFFile(path: url.path)
-        let meta = GGUFMetadata(file)
+        var meta = GGUFMetadata(file)
         let arch = try meta.string("general.architecture")
         if arch == "clip" {
             throw ModelError.invalidConfigValue(path: url.path, key: "general.architecture",
@@ -116,6 +116,11 @@ public final class LoadedModel: @unchecked Sendable {
         modelType = arch
         var familyName = ["qwen2": "Qwen2 (GGUF)", "qwen2vl": "Qwen2-VL (GGUF)"][arch] ?? "Llama (GGUF)"
         let built = try GGUFTokenizer.load(meta)
+        // The vocabulary arrays live on in the tokenizer: the parsed copies (and the tokenizer's intermediate
+        // forms) are freed and their pages returned before the weights are read, so the peak holds neither.
+        file.dropMetadataArrays(longerThan: 4096)
+        meta = GGUFMetadata(file)
+        ProcessHeap.releaseFreeHeap()
         language = try GGUFTextModel.load(file, meta, architecture: arch)
         tokenizer = built.tokenizer
         chatTemplate = try built.chatTemplate.map { try ChatTemplate($0) }

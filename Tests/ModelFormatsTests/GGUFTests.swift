@@ -79,6 +79,28 @@ final class GGUFTests: XCTestCase {
 
     // MARK: Tensors
 
+    /// Arrays longer than the limit go (a vocabulary once the tokenizer holds it); shorter arrays, every
+    /// scalar and the list of keys stay.
+    func testDroppingLongMetadataArrays() throws {
+        let file = try GGUFFile(path: fixture("metadata.gguf"))
+        let before = file.metadata
+        let counts = before.compactMapValues { v -> Int? in
+            if case let .array(_, items) = v { return items.count }
+            return nil
+        }
+        let longest = try XCTUnwrap(counts.values.max())
+        XCTAssertGreaterThan(counts.count, 1, "the fixture has several arrays")
+        file.dropMetadataArrays(longerThan: longest - 1)
+        for (key, value) in before {
+            if let n = counts[key], n > longest - 1 {
+                XCTAssertNil(file.metadata[key], "\(key): \(n) elements dropped")
+            } else {
+                XCTAssertEqual(file.metadata[key], value, "\(key) kept")
+            }
+        }
+        XCTAssertEqual(Set(file.metadataKeys), Set(before.keys))
+    }
+
     func testTensorInfosAndShapes() throws {
         let file = try GGUFFile(path: fixture("types.gguf"))
         XCTAssertEqual(file.alignment, 32)
