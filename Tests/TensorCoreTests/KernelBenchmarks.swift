@@ -130,7 +130,7 @@ extension KernelBenchmarks {
         let bandwidth = Bandwidth.measureReadGBps()
         print(String(format: "read bandwidth: %.1f GB/s", bandwidth))
         for (dtype, rows, cols) in [(DType.q4_0, 65536, 1536), (.q8_0, 32768, 1536), (.q6_K, 65536, 1536),
-                                    (.q4_0, 8960, 8960), (.q4_0, 1536, 1536)] {
+                                    (.q4_0, 8960, 8960), (.q4_0, 1536, 1536), (.q4_0, 896, 896), (.q4_0, 4864, 896)] {
             // Enough copies to pass 300 MB, read one after another as a decode step reads its layers.
             let one = Kernels.packedCopy(QuantMatmulTests.randomBlocks(dtype, rows: rows, cols: cols, rng: &rng))
             let copies = max(1, (300 << 20) / one.byteCount)
