@@ -34,6 +34,17 @@
 // masks per 64 weights, one vpdpbusd each, with the activation dword broadcast; the accumulator starts at
 // -32 * sum(a) over the sub-block (the activation buffer's s16) and its integer dot product is exact, then
 // one FMA per sub-block applies d * scale (a vector of the 16 rows') times the activation scale.
+//
+// Q4_K (the bulk of Q4_K_M files): the same idea, a unit of 16 rows x 256 elements in 2304 bytes (the 16
+// super-blocks of 144 it replaces):
+//   bytes 0-31: d; 32-63: dmin (f16, row l at 2l);
+//   bytes 64-191: sub-block s (32 elements) at 64 + 16s, row l's byte = low 4 bits of its scale | low 4
+//   bits of its min << 4; bytes 192-255: at 192 + 16 (s / 2), row l's byte holds for sub-block s the top
+//   2 bits of scale (bits 4 (s % 2) + 0-1) and of min (bits 4 (s % 2) + 2-3);
+//   bytes 256-2303: quant vector m (0-31) at 256 + 64m, bytes 4l ..< 4l + 4 = row l's chunk m (elements
+//   4m ..< 4m + 4, sub-blocks 0-3) in the low nibbles and chunk m + 32 (sub-blocks 4-7) in the high ones.
+// The quants are unsigned (0-15): vpdpbusd takes them as they are, no offset; the minimum term is
+// dmin * min times the activation block's d * sum(q), as in the row-major kernel.
 #include "common.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -52,19 +63,32 @@
 typedef int32_t sq_i32a __attribute__((may_alias));  // activation quants read 4 at a time
 
 #define SQ_P16_Q6K_UNIT 3360
+#define SQ_P16_Q4K_UNIT 2304
+// Offsets in a Q4_K unit: the low 4 bits of scale and min of sub-block s, their top 2 bits (two sub-blocks
+// a byte), quant vector m (0-31).
+#define SQ_P16_Q4K_LO(s) (64 + 16 * (s))
+#define SQ_P16_Q4K_HI(s) (192 + 16 * ((s) / 2))
+#define SQ_P16_Q4K_Q(m) (256 + 64 * (m))
 // Offsets in a Q6_K unit of ql vector m (0-31) and qh vector s (0-15).
 #define SQ_P16_Q6K_QL(m) (288 + 384 * ((m) / 4) + 64 * ((m) % 4))
 #define SQ_P16_Q6K_QH(s) (288 + 384 * ((s) % 8) + 256 + 64 * ((s) / 8))
 
 // Elements per unit column (the block a unit covers for each row).
-static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K ? 256 : 32; }
+static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K || dtype == SQ_Q4_K ? 256 : 32; }
 
 int sq_pack16_supported(int dtype, int64_t rows, int64_t cols) {
-    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q6_K) && rows > 0 && rows % 16 == 0 && cols > 0 &&
-           cols % sq_p16_block(dtype) == 0;
+    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q6_K || dtype == SQ_Q4_K) && rows > 0 &&
+           rows % 16 == 0 && cols > 0 && cols % sq_p16_block(dtype) == 0;
 }
 
-static int64_t sq_p16_unit(int dtype) { return dtype == SQ_Q8_0 ? 544 : dtype == SQ_Q4_0 ? 288 : SQ_P16_Q6K_UNIT; }
+static int64_t sq_p16_unit(int dtype) {
+    switch (dtype) {
+    case SQ_Q8_0: return 544;
+    case SQ_Q4_0: return 288;
+    case SQ_Q4_K: return SQ_P16_Q4K_UNIT;
+    default: return SQ_P16_Q6K_UNIT;
+    }
+}
 
 int64_t sq_pack16_bytes(int dtype, int64_t rows, int64_t cols) {
     return rows / 16 * (cols / sq_p16_block(dtype)) * sq_p16_unit(dtype);
@@ -105,7 +129,59 @@ static inline int sq_p16_q6k_quant(const uint8_t *u, int l, int e) {
     return lo | (hi << 4);
 }
 
+static void sq_pack16_q4k(const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256;
+    for (int64_t g = g0; g < g1; g++)
+        for (int64_t k = 0; k < nk; k++) {
+            uint8_t *u = P + (g * nk + k) * SQ_P16_Q4K_UNIT;
+            memset(u, 0, SQ_P16_Q4K_UNIT);
+            for (int l = 0; l < 16; l++) {
+                const uint8_t *blk = w + ((16 * g + l) * nk + k) * 144;
+                memcpy(u + 2 * l, blk, 2);
+                memcpy(u + 32 + 2 * l, blk + 2, 2);
+                for (int s = 0; s < 8; s++) {
+                    int sc, mn;
+                    sq_k_scale_min(blk + 4, s, &sc, &mn);
+                    u[SQ_P16_Q4K_LO(s) + l] = (uint8_t)((sc & 15) | (mn & 15) << 4);
+                    u[SQ_P16_Q4K_HI(s) + l] |= (uint8_t)(((sc >> 4) | (mn >> 4) << 2) << (4 * (s & 1)));
+                }
+                for (int e = 0; e < 256; e++) {
+                    const int sb = e / 32, c = e / 4;
+                    const int q = (blk[16 + 32 * (sb / 2) + e % 32] >> (4 * (sb & 1))) & 15;
+                    u[SQ_P16_Q4K_Q(c % 32) + 4 * l + e % 4] |= (uint8_t)(q << (c < 32 ? 0 : 4));
+                }
+            }
+        }
+}
+
+// Row l's original Q4_K super-block (144 bytes) back from a packed unit.
+static void sq_p16_q4k_block(const uint8_t *u, int l, uint8_t *blk) {
+    int sc[8], mn[8];
+    memcpy(blk, u + 2 * l, 2);
+    memcpy(blk + 2, u + 32 + 2 * l, 2);
+    for (int s = 0; s < 8; s++) {
+        const int lo = u[SQ_P16_Q4K_LO(s) + l], hi = (u[SQ_P16_Q4K_HI(s) + l] >> (4 * (s & 1))) & 15;
+        sc[s] = (lo & 15) | (hi & 3) << 4;
+        mn[s] = (lo >> 4) | (hi >> 2) << 4;
+    }
+    for (int j = 0; j < 4; j++) {  // the inverse of sq_k_scale_min
+        blk[4 + j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        blk[8 + j] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+        blk[12 + j] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
+    memset(blk + 16, 0, 128);
+    for (int e = 0; e < 256; e++) {
+        const int sb = e / 32, c = e / 4;
+        const int q = (u[SQ_P16_Q4K_Q(c % 32) + 4 * l + e % 4] >> (c < 32 ? 0 : 4)) & 15;
+        blk[16 + 32 * (sb / 2) + e % 32] |= (uint8_t)(q << (4 * (sb & 1)));
+    }
+}
+
 void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q4_K) {
+        sq_pack16_q4k((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
+        return;
+    }
     if (dtype == SQ_Q6_K) {
         sq_pack16_q6k((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
         return;
@@ -126,6 +202,15 @@ void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int6
 }
 
 void sq_pack16_row(int dtype, const void *P, int64_t cols, int64_t r, float *out) {
+    if (dtype == SQ_Q4_K) {  // the original block rebuilt and dequantized as quant.c does it
+        const int64_t nk = cols / 256, g = r / 16;
+        uint8_t blk[144];
+        for (int64_t k = 0; k < nk; k++) {
+            sq_p16_q4k_block((const uint8_t *)P + (g * nk + k) * SQ_P16_Q4K_UNIT, (int)(r % 16), blk);
+            sq_dequantize_row(SQ_Q4_K, blk, out + 256 * k, 256);
+        }
+        return;
+    }
     if (dtype == SQ_Q6_K) {  // as quant.c's sq_deq_q6_K, so the values are bit-identical
         const int64_t nk = cols / 256, g = r / 16;
         const int l = (int)(r % 16);
@@ -214,6 +299,32 @@ static void sq_matmul_pack16_q6k_scalar(const uint8_t *P, sq_actp a, float *Y, i
                         for (int e = 0; e < 16; e++) dot += sq_p16_q6k_quant(u, l, 16 * s + e) * q[e];
                         const float sc = (float)(int8_t)u[32 + 16 * s + l] * dw;
                         acc = fmaf((float)dot, sc * a.d[t * nb + 8 * k + s / 2], acc);
+                    }
+                }
+                Y[t * ldy + 16 * g + l] = acc;
+            }
+}
+
+static void sq_matmul_pack16_q4k_scalar(const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                                        int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256, nb = cols / 32;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t g = g0; g < g1; g++)
+            for (int l = 0; l < 16; l++) {
+                float acc = 0.0f;
+                for (int64_t k = 0; k < nk; k++) {
+                    uint8_t blk[144];
+                    sq_p16_q4k_block(P + (g * nk + k) * SQ_P16_Q4K_UNIT, l, blk);
+                    const float d = sq_f16_to_f32(sq_le16(blk)), dmin = sq_f16_to_f32(sq_le16(blk + 2));
+                    for (int s = 0; s < 8; s++) {
+                        int sc, mn;
+                        sq_k_scale_min(blk + 4, s, &sc, &mn);
+                        const int8_t *q = a.q + t * cols + 256 * k + 32 * s;
+                        int32_t dot = 0;
+                        for (int e = 0; e < 32; e++) dot += ((blk[16 + 32 * (s / 2) + e] >> (4 * (s & 1))) & 15) * q[e];
+                        const int64_t b = t * nb + 8 * k + s;
+                        acc = fmaf((float)dot, ((float)sc * d) * a.d[b], acc);
+                        acc = fmaf(-((float)mn * dmin), a.s[b], acc);
                     }
                 }
                 Y[t * ldy + 16 * g + l] = acc;
@@ -330,8 +441,81 @@ static inline __attribute__((always_inline)) void p16_q6k_group_avx512(const int
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
+// One group of 16 Q4_K rows (nk units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant). The quants
+// are unsigned (0-15), so each sub-block's integer dot product needs no correction; its minimum comes in
+// as dmin * m times the activation block's d * sum(q) (a.s), as in the row-major kernel.
+static inline __attribute__((always_inline)) void p16_q4k_group_avx512(const int nt, const uint8_t *u0, sq_actp a,
+                                                                       int64_t nk, int64_t cols, int64_t t0,
+                                                                       float *Y, int64_t ldy, int64_t row0) {
+    const int64_t nb = cols / 32;
+    const __m512i low4 = _mm512_set1_epi8(15), low4d = _mm512_set1_epi32(15), low2d = _mm512_set1_epi32(3);
+    __m512 acc[4];
+    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < nk; k++) {
+        const uint8_t *u = u0 + k * SQ_P16_Q4K_UNIT;
+        const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u));
+        const __m512 dminv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(u + 32)));
+        const sq_i32a *qa[4];
+        for (int j = 0; j < nt; j++) qa[j] = (const sq_i32a *)(a.q + (t0 + j) * cols + 256 * k);
+        for (int p = 0; p < 4; p++) {  // sub-blocks p (low nibbles, i0) and p + 4 (high nibbles, i1)
+#if SQ_P16_PREFETCH
+            for (int64_t o = 576 * p; o < 576 * p + 576; o += 64) _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
+#endif
+            __m512i i0[4], i1[4];
+            for (int j = 0; j < nt; j++) i0[j] = i1[j] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+            for (int i = 0; i < 8; i++) {
+                const __m512i v = _mm512_loadu_si512((const void *)(u + SQ_P16_Q4K_Q(8 * p + i)));
+                const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                for (int j = 0; j < nt; j++) {
+                    i0[j] = _mm512_dpbusd_epi32(i0[j], lo, _mm512_set1_epi32(qa[j][8 * p + i]));
+                    i1[j] = _mm512_dpbusd_epi32(i1[j], hi, _mm512_set1_epi32(qa[j][32 + 8 * p + i]));
+                }
+            }
+            __m512 scd[2], mnd[2];
+            for (int h = 0; h < 2; h++) {
+                const int s = p + 4 * h;
+                const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(u + SQ_P16_Q4K_LO(s))));
+                const __m512i hi = _mm512_srli_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(u + SQ_P16_Q4K_HI(s)))), 4 * (s & 1));
+                const __m512i sc = _mm512_or_si512(_mm512_and_si512(lo, low4d), _mm512_slli_epi32(_mm512_and_si512(hi, low2d), 4));
+                const __m512i mn = _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(hi, 2), low2d), 4));
+                scd[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(sc), dv);
+                mnd[h] = _mm512_mul_ps(_mm512_cvtepi32_ps(mn), dminv);
+            }
+            for (int j = 0; j < nt; j++) {
+                const int64_t b = (t0 + j) * nb + 8 * k + p;
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i0[j]), _mm512_mul_ps(scd[0], _mm512_set1_ps(a.d[b])), acc[j]);
+                acc[j] = _mm512_fnmadd_ps(mnd[0], _mm512_set1_ps(a.s[b]), acc[j]);
+                acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i1[j]), _mm512_mul_ps(scd[1], _mm512_set1_ps(a.d[b + 4])), acc[j]);
+                acc[j] = _mm512_fnmadd_ps(mnd[1], _mm512_set1_ps(a.s[b + 4]), acc[j]);
+            }
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
+}
+
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q4_K) {
+        const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q4K_UNIT;
+        int64_t tb = (256 * 1024) / cols;
+        tb = tb < 4 ? 4 : tb / 4 * 4;
+        for (int64_t b0 = 0; b0 < n; b0 += tb) {
+            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
+            for (int64_t g = g0; g < g1; g++) {
+                const uint8_t *u = P + g * group_bytes;
+                int64_t t = b0;
+                for (; t + 4 <= b1; t += 4) p16_q4k_group_avx512(4, u, a, nk, cols, t, Y, ldy, 16 * g);
+                switch (b1 - t) {
+                case 1: p16_q4k_group_avx512(1, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                case 2: p16_q4k_group_avx512(2, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                case 3: p16_q4k_group_avx512(3, u, a, nk, cols, t, Y, ldy, 16 * g); break;
+                default: break;
+                }
+            }
+        }
+        return;
+    }
     if (dtype == SQ_Q6_K) {
         const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q6K_UNIT;
         int64_t tb = (256 * 1024) / cols;
@@ -392,6 +576,7 @@ void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64
     }
 #endif
     if (dtype == SQ_Q6_K) sq_matmul_pack16_q6k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+    else if (dtype == SQ_Q4_K) sq_matmul_pack16_q4k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
     else sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
 }
 
