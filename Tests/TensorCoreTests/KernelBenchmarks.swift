@@ -123,18 +123,25 @@ extension KernelBenchmarks {
 }
 
 extension KernelBenchmarks {
-    /// One token through packed matrices far larger than the caches (the decode case), in GB/s of weights,
+    /// One token through packed (and, for the K-quants, row-major) matrices far larger than the caches (the decode case), in GB/s of weights,
     /// beside the read bandwidth measured in the same run: how close the kernels come to the bound.
     func testPackedDecodeBandwidth() {
         var rng = SeededRandom(seed: 9)
         let bandwidth = Bandwidth.measureReadGBps()
         print(String(format: "read bandwidth: %.1f GB/s", bandwidth))
-        for (dtype, rows, cols) in [(DType.q4_0, 65536, 1536), (.q8_0, 32768, 1536), (.q6_K, 65536, 1536),
-                                    (.q4_0, 8960, 8960), (.q4_0, 1536, 1536), (.q4_0, 896, 896), (.q4_0, 4864, 896)] {
+        for (dtype, rows, cols, pack) in [(DType.q4_0, 65536, 1536, true), (.q8_0, 32768, 1536, true),
+                                          (.q6_K, 65536, 1536, true), (.q6_K, 65536, 1536, false),
+                                          (.q4_K, 65536, 1536, true), (.q4_K, 65536, 1536, false),
+                                          (.q4_0, 8960, 8960, true), (.q4_0, 1536, 1536, true), (.q4_0, 896, 896, true),
+                                          (.q4_0, 4864, 896, true)] {
             // Enough copies to pass 300 MB, read one after another as a decode step reads its layers.
-            let one = Kernels.packedCopy(QuantMatmulTests.randomBlocks(dtype, rows: rows, cols: cols, rng: &rng))
+            func make() -> TensorView {
+                let w = QuantMatmulTests.randomBlocks(dtype, rows: rows, cols: cols, rng: &rng)
+                return pack ? Kernels.packedCopy(w) : w
+            }
+            let one = make()
             let copies = max(1, (300 << 20) / one.byteCount)
-            let ws = [one] + (1..<copies).map { _ in Kernels.packedCopy(QuantMatmulTests.randomBlocks(dtype, rows: rows, cols: cols, rng: &rng)) }
+            let ws = [one] + (1..<copies).map { _ in make() }
             let x = rng.normals(cols)
             var y = [Float](repeating: 0, count: rows)
             let t = x.withUnsafeBufferPointer { xp in
@@ -143,8 +150,8 @@ extension KernelBenchmarks {
                 }
             }
             let gbps = Double(one.byteCount * copies) / t / 1e9
-            print(String(format: "packed %@ [%d x %d] x %d, n=1: %6.1f GB/s of weights, %3.0f%% of the read bandwidth",
-                         dtype.description, rows, cols, copies, gbps, 100 * gbps / bandwidth))
+            print(String(format: "%@ %@ [%d x %d] x %d, n=1: %6.1f GB/s of weights, %3.0f%% of the read bandwidth",
+                         pack ? "packed" : "row-major", dtype.description, rows, cols, copies, gbps, 100 * gbps / bandwidth))
         }
     }
 }
