@@ -45,6 +45,12 @@
 //   4m ..< 4m + 4, sub-blocks 0-3) in the low nibbles and chunk m + 32 (sub-blocks 4-7) in the high ones.
 // The quants are unsigned (0-15): vpdpbusd takes them as they are, no offset; the minimum term is
 // dmin * min times the activation block's d * sum(q), as in the row-major kernel.
+//
+// Q5_0 (what Q4_K_M files hold where rows are not whole 256-element super-blocks, e.g. Qwen2-0.5B's 896
+// columns): Q4_0's unit plus the fifth bits, 352 bytes for 16 blocks of 22: bytes 0-31 d, 32-287 the
+// nibbles as in Q4_0, 288-351 one vector whose lane l byte j bit i is the fifth bit of row l's element
+// 4i + j, so that chunk i's bits move to bit 4 of each byte with one 16-bit shift and a mask. The quants
+// (w + 16, 0-31) are unsigned; the accumulator starts at -16 * sum(a).
 #include "common.h"
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -77,7 +83,7 @@ typedef int32_t sq_i32a __attribute__((may_alias));  // activation quants read 4
 static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K || dtype == SQ_Q4_K ? 256 : 32; }
 
 int sq_pack16_supported(int dtype, int64_t rows, int64_t cols) {
-    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q6_K || dtype == SQ_Q4_K) && rows > 0 &&
+    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q5_0 || dtype == SQ_Q6_K || dtype == SQ_Q4_K) && rows > 0 &&
            rows % 16 == 0 && cols > 0 && cols % sq_p16_block(dtype) == 0;
 }
 
@@ -85,6 +91,7 @@ static int64_t sq_p16_unit(int dtype) {
     switch (dtype) {
     case SQ_Q8_0: return 544;
     case SQ_Q4_0: return 288;
+    case SQ_Q5_0: return 352;
     case SQ_Q4_K: return SQ_P16_Q4K_UNIT;
     default: return SQ_P16_Q6K_UNIT;
     }
@@ -177,7 +184,40 @@ static void sq_p16_q4k_block(const uint8_t *u, int l, uint8_t *blk) {
     }
 }
 
+static void sq_pack16_q5_0(const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0, int64_t g1) {
+    const int64_t nb = cols / 32;
+    for (int64_t g = g0; g < g1; g++)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *u = P + (g * nb + b) * 352;
+            memset(u, 0, 352);
+            for (int l = 0; l < 16; l++) {
+                const uint8_t *blk = w + ((16 * g + l) * nb + b) * 22;
+                memcpy(u + 2 * l, blk, 2);
+                for (int k = 0; k < 4; k++) memcpy(u + 32 + 64 * k + 4 * l, blk + 6 + 4 * k, 4);
+                const uint32_t qh = sq_le32(blk + 2);
+                uint8_t hb[4] = {0};
+                for (int e = 0; e < 32; e++) hb[e % 4] |= (uint8_t)(((qh >> e) & 1u) << (e / 4));
+                memcpy(u + 288 + 4 * l, hb, 4);
+            }
+        }
+}
+
+// Row l's original Q5_0 block (22 bytes) back from a packed unit.
+static void sq_p16_q5_0_block(const uint8_t *u, int l, uint8_t *blk) {
+    memcpy(blk, u + 2 * l, 2);
+    uint32_t qh = 0;
+    uint8_t hb[4];
+    memcpy(hb, u + 288 + 4 * l, 4);
+    for (int e = 0; e < 32; e++) qh |= (uint32_t)((hb[e % 4] >> (e / 4)) & 1) << e;
+    for (int i = 0; i < 4; i++) blk[2 + i] = (uint8_t)(qh >> (8 * i));
+    for (int k = 0; k < 4; k++) memcpy(blk + 6 + 4 * k, u + 32 + 64 * k + 4 * l, 4);
+}
+
 void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q5_0) {
+        sq_pack16_q5_0((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
+        return;
+    }
     if (dtype == SQ_Q4_K) {
         sq_pack16_q4k((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
         return;
@@ -202,6 +242,15 @@ void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int6
 }
 
 void sq_pack16_row(int dtype, const void *P, int64_t cols, int64_t r, float *out) {
+    if (dtype == SQ_Q5_0) {  // the original blocks rebuilt and dequantized as quant.c does it
+        const int64_t nb = cols / 32, g = r / 16;
+        uint8_t blk[22];
+        for (int64_t b = 0; b < nb; b++) {
+            sq_p16_q5_0_block((const uint8_t *)P + (g * nb + b) * 352, (int)(r % 16), blk);
+            sq_dequantize_row(SQ_Q5_0, blk, out + 32 * b, 32);
+        }
+        return;
+    }
     if (dtype == SQ_Q4_K) {  // the original block rebuilt and dequantized as quant.c does it
         const int64_t nk = cols / 256, g = r / 16;
         uint8_t blk[144];
@@ -300,6 +349,29 @@ static void sq_matmul_pack16_q6k_scalar(const uint8_t *P, sq_actp a, float *Y, i
                         const float sc = (float)(int8_t)u[32 + 16 * s + l] * dw;
                         acc = fmaf((float)dot, sc * a.d[t * nb + 8 * k + s / 2], acc);
                     }
+                }
+                Y[t * ldy + 16 * g + l] = acc;
+            }
+}
+
+static void sq_matmul_pack16_q5_0_scalar(const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
+                                         int64_t g0, int64_t g1) {
+    const int64_t nb = cols / 32;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t g = g0; g < g1; g++)
+            for (int l = 0; l < 16; l++) {
+                float acc = 0.0f;
+                for (int64_t b = 0; b < nb; b++) {
+                    uint8_t blk[22];
+                    sq_p16_q5_0_block(P + (g * nb + b) * 352, l, blk);
+                    const uint32_t qh = sq_le32(blk + 2);
+                    const int8_t *q = a.q + t * cols + 32 * b;
+                    int32_t dot = 16 * sq_p16_negsum(a, nb, t, b);
+                    for (int j = 0; j < 16; j++) {
+                        dot += ((blk[6 + j] & 15) | (int)((qh >> j) & 1u) << 4) * q[j];
+                        dot += ((blk[6 + j] >> 4) | (int)((qh >> (j + 16)) & 1u) << 4) * q[16 + j];
+                    }
+                    acc = fmaf((float)dot, sq_f16_to_f32(sq_le16(blk)) * a.d[t * nb + b], acc);
                 }
                 Y[t * ldy + 16 * g + l] = acc;
             }
@@ -494,8 +566,72 @@ static inline __attribute__((always_inline)) void p16_q4k_group_avx512(const int
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
+// One group of 16 Q5_0 rows (nb units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant).
+static inline __attribute__((always_inline)) void p16_q5_0_group_avx512(const int nt, const uint8_t *u0, sq_actp a,
+                                                                        int64_t nb, int64_t cols, int64_t t0,
+                                                                        float *Y, int64_t ldy, int64_t row0) {
+    const __m512i low4 = _mm512_set1_epi8(15), bit4 = _mm512_set1_epi8(16);
+    __m512 acc[4];
+    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *u = u0 + b * 352;
+#if SQ_P16_PREFETCH
+        for (int64_t o = 0; o < 352; o += 64) _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
+#endif
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u));
+        const __m512i qh = _mm512_loadu_si512((const void *)(u + 288));
+        __m512i i0[4], i1[4];
+        const sq_i32a *qa[4];
+        for (int j = 0; j < nt; j++) {
+            qa[j] = (const sq_i32a *)(a.q + (t0 + j) * cols + 32 * b);
+            i0[j] = _mm512_set1_epi32(16 * sq_p16_negsum(a, nb, t0 + j, b));
+            i1[j] = _mm512_setzero_si512();
+        }
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 4; k++) {
+            const __m512i v = _mm512_loadu_si512((const void *)(u + 32 + 64 * k));
+            // Fifth bits of chunk k (bit k of each byte) and chunk 4 + k (bit 4 + k) to bit 4.
+            const __m512i h0 = _mm512_and_si512(k == 0 ? _mm512_slli_epi16(qh, 4) : k == 1 ? _mm512_slli_epi16(qh, 3)
+                                                : k == 2 ? _mm512_slli_epi16(qh, 2) : _mm512_slli_epi16(qh, 1), bit4);
+            const __m512i h1 = _mm512_and_si512(k == 0 ? qh : k == 1 ? _mm512_srli_epi16(qh, 1)
+                                                : k == 2 ? _mm512_srli_epi16(qh, 2) : _mm512_srli_epi16(qh, 3), bit4);
+            const __m512i lo = _mm512_or_si512(_mm512_and_si512(v, low4), h0);
+            const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), h1);
+            for (int j = 0; j < nt; j++) {
+                i0[j] = _mm512_dpbusd_epi32(i0[j], lo, _mm512_set1_epi32(qa[j][k]));
+                i1[j] = _mm512_dpbusd_epi32(i1[j], hi, _mm512_set1_epi32(qa[j][4 + k]));
+            }
+        }
+        for (int j = 0; j < nt; j++) {
+            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a.d[(t0 + j) * nb + b]));
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[j], i1[j])), scale, acc[j]);
+        }
+    }
+    for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
+}
+
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
+    if (dtype == SQ_Q5_0) {
+        const int64_t nb = cols / 32, group_bytes = nb * 352;
+        int64_t tb = (256 * 1024) / cols;
+        tb = tb < 4 ? 4 : tb / 4 * 4;
+        for (int64_t b0 = 0; b0 < n; b0 += tb) {
+            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
+            for (int64_t g = g0; g < g1; g++) {
+                const uint8_t *u = P + g * group_bytes;
+                int64_t t = b0;
+                for (; t + 4 <= b1; t += 4) p16_q5_0_group_avx512(4, u, a, nb, cols, t, Y, ldy, 16 * g);
+                switch (b1 - t) {
+                case 1: p16_q5_0_group_avx512(1, u, a, nb, cols, t, Y, ldy, 16 * g); break;
+                case 2: p16_q5_0_group_avx512(2, u, a, nb, cols, t, Y, ldy, 16 * g); break;
+                case 3: p16_q5_0_group_avx512(3, u, a, nb, cols, t, Y, ldy, 16 * g); break;
+                default: break;
+                }
+            }
+        }
+        return;
+    }
     if (dtype == SQ_Q4_K) {
         const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q4K_UNIT;
         int64_t tb = (256 * 1024) / cols;
@@ -577,6 +713,7 @@ void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64
 #endif
     if (dtype == SQ_Q6_K) sq_matmul_pack16_q6k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
     else if (dtype == SQ_Q4_K) sq_matmul_pack16_q4k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+    else if (dtype == SQ_Q5_0) sq_matmul_pack16_q5_0_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
     else sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
 }
 

@@ -2,7 +2,7 @@ import TensorCore
 import TestSupport
 import XCTest
 
-/// Q8_0 / Q4_0 / Q4_K / Q6_K weights repacked 16 rows at a time (pack16.c, `Kernels.packedCopy`), multiplied through
+/// Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K weights repacked 16 rows at a time (pack16.c, `Kernels.packedCopy`), multiplied through
 /// `Kernels.matmul` on every ISA (the AVX-512 VNNI kernel where the CPU has it, the portable twin
 /// elsewhere), against Reference.matmul of the weights with the dequantized int8 activations: the
 /// integer block dot products are exact, so only f32 scale products and summation order may differ
@@ -70,7 +70,7 @@ final class Pack16Tests: XCTestCase {
 
     func testShapesAndTokenCounts() {
         var seed: UInt64 = 5000
-        for dtype in [DType.q8_0, .q4_0] {
+        for dtype in [DType.q8_0, .q4_0, .q5_0] {
             for (rows, cols) in [(16, 32), (32, 96), (48, 320), (176, 64), (1280, 64)] {
                 for n in [1, 2, 3, 4, 5, 9] {
                     check(dtype, rows: rows, cols: cols, n: n, seed: seed)
@@ -111,12 +111,14 @@ final class Pack16Tests: XCTestCase {
         check(.q4_0, rows: 208, cols: 1024, n: 4, seed: 6001)
         check(.q4_0, rows: 32, cols: 4096, n: 70, seed: 6002)
         check(.q8_0, rows: 16, cols: 4096, n: 67, ldy: 20, seed: 6003)
+        check(.q5_0, rows: 208, cols: 1024, n: 2, ldy: 213, seed: 6004)
+        check(.q5_0, rows: 32, cols: 4096, n: 70, seed: 6005)
     }
 
     /// Rows read back from the packed copy (a tied embedding's lookups) equal the original rows bit for bit.
     func testRowsReadFromThePackedCopy() {
         var rng = SeededRandom(seed: 8)
-        for dtype in [DType.q8_0, .q4_0, .q6_K, .q4_K] {
+        for dtype in [DType.q8_0, .q4_0, .q5_0, .q6_K, .q4_K] {
             let cols = dtype.blockSize == 256 ? 512 : 96
             let w = QuantMatmulTests.randomBlocks(dtype, rows: 48, cols: cols, rng: &rng)
             let packed = Kernels.packedCopy(w)
