@@ -62,8 +62,9 @@ public struct DecoderWeightNames: Sendable {
 }
 
 /// A pre-norm decoder-only transformer: RMSNorm, rotary attention with grouped KV heads, SwiGLU MLP.
-/// Serves Qwen2 (q/k/v biases) and Llama (none), tied or untied embeddings. Weights stay mmap'd, except
-/// Q8_0 / Q4_0 matrices repacked at load for the AVX-512 kernel (`packMatrices`).
+/// Serves Qwen2 (q/k/v biases) and Llama (none), tied or untied embeddings. The matrices of a mapped file
+/// are copied at load into one huge-page arena, block-quantized ones repacked for the AVX-512 kernel where
+/// it runs (`packMatrices`); an untied embedding stays mapped.
 public final class DecoderModel: LanguageModel, @unchecked Sendable {
     public let config: TextConfig
     private(set) var embedding: TensorView  // [vocab, hidden]
@@ -131,22 +132,23 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         if Self.packWeights { packMatrices() }
     }
 
-    /// Whether new models copy their mapped matrices into one huge-page arena at load, repacking Q8_0 /
-    /// Q4_0 / Q6_K ones for the AVX-512 decode kernel where the CPU has it (see `packMatrices`). Tests turn
-    /// it off to compare both layouts.
+    /// Whether new models copy their mapped matrices into one huge-page arena at load, repacking the
+    /// block-quantized ones the AVX-512 decode kernel takes where the CPU has it (see `packMatrices`). Tests
+    /// turn it off to compare both layouts.
     public nonisolated(unsafe) static var packWeights = true
 
     /// Replaces every projection (and the output projection) of a mapped file (GGUF, safetensors) by a
     /// copy in one huge-page arena, in the order a step reads them (see PackArena): block-quantized ones
-    /// repacked 16 rows at a time where the CPU has the kernel for them (`Kernels.packed`), F16 / BF16 / F32
-    /// ones as they are. The original pages are dropped once copied, so resident memory stays one copy; a
+    /// repacked 16 rows at a time where the CPU has the kernel for them (`Kernels.packed`), the others
+    /// (F16 / BF16 / F32, block types without a packed layout) as they are. The original pages are dropped once copied, so resident memory stays one copy; a
     /// tied embedding then reads its rows from the copy. Matrices quantized at load (`--quant`) stay as they
     /// are: the view keeps their heap copy alive, so a packed copy would double the memory.
     private func packMatrices() {
-        func isFloat(_ w: TensorView) -> Bool { w.dtype == .f16 || w.dtype == .bf16 || w.dtype == .f32 }
+        // A matrix without a packed layout here (F16/BF16/F32, Q4_1, Q5_K, anything below AVX-512) is copied as is.
+        func copiedAsIs(_ w: TensorView) -> Bool { Kernels.packedBytes(w) == 0 }
         func bytes(_ w: TensorView) -> Int {
             guard w.owner is MappedFile else { return 0 }
-            return PackArena.footprint(isFloat(w) ? w.byteCount : Kernels.packedBytes(w))
+            return PackArena.footprint(copiedAsIs(w) ? w.byteCount : Kernels.packedBytes(w))
         }
         var total = bytes(lmHead)
         for l in layers { total += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce(0) { $0 + bytes($1) } }
@@ -156,7 +158,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         func pack(_ w: TensorView) -> TensorView {
             guard let file = w.owner as? MappedFile else { return w }
             var out = w
-            if isFloat(w) {
+            if copiedAsIs(w) {
                 if let slice = arena.take(w.byteCount) {
                     file.copy(w.data, count: w.byteCount, into: slice.raw)  // pread: no page of the mapping touched
                     file.release(w.data, count: w.byteCount)
@@ -205,8 +207,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             return l
         }
         finalNorm = own(finalNorm)
-        // What is still read through a mapping: matrices left unpacked (a type without a packed layout,
-        // e.g. Q4_K or Q5_0) and an untied embedding, whose rows are looked up.
+        // What is still read through a mapping: an untied embedding, whose rows are looked up (and any
+        // matrix the arena had no room for, which does not happen: it is sized for all of them).
         var kept: [ObjectIdentifier: [(UnsafeRawPointer, Int)]] = [:]
         var all = [embedding, lmHead]
         for l in layers { all += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] }

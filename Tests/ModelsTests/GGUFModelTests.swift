@@ -191,10 +191,13 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
-    /// F32 / F16 matrices are copied at load into the huge-page arena the packed ones share (same bytes,
-    /// so the same logits bit for bit), and the file's pages are no longer what matmuls read.
+    /// F32 / F16 matrices, and block-quantized ones where no packed kernel runs (AVX2 here), are copied at
+    /// load into the huge-page arena the packed ones share (same bytes, so the same logits bit for bit), and
+    /// the file's pages are no longer what matmuls read.
     func testFloatMatricesCopiedIntoTheArenaGiveTheSameLogits() throws {
-        for name in ["qwen2-f32.gguf", "smollm2-f16.gguf"] {
+        defer { Kernels.setISA(nil) }
+        for name in ["qwen2-f32.gguf", "smollm2-f16.gguf", "qwen2-q8_0.gguf"] {
+            Kernels.setISA(name.contains("q8_0") ? .avx2 : nil)
             let url = Self.dir.appendingPathComponent(name)
             let copied = try LoadedModel(directory: url)
             DecoderModel.packWeights = false
