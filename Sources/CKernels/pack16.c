@@ -612,90 +612,46 @@ static inline __attribute__((always_inline)) void p16_q5_0_group_avx512(const in
 
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
-    if (dtype == SQ_Q5_0) {
-        const int64_t nb = cols / 32, group_bytes = nb * 352;
-        int64_t tb = (256 * 1024) / cols;
-        tb = tb < 4 ? 4 : tb / 4 * 4;
-        for (int64_t b0 = 0; b0 < n; b0 += tb) {
-            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
-            for (int64_t g = g0; g < g1; g++) {
-                const uint8_t *u = P + g * group_bytes;
-                int64_t t = b0;
-                for (; t + 4 <= b1; t += 4) p16_q5_0_group_avx512(4, u, a, nb, cols, t, Y, ldy, 16 * g);
-                switch (b1 - t) {
-                case 1: p16_q5_0_group_avx512(1, u, a, nb, cols, t, Y, ldy, 16 * g); break;
-                case 2: p16_q5_0_group_avx512(2, u, a, nb, cols, t, Y, ldy, 16 * g); break;
-                case 3: p16_q5_0_group_avx512(3, u, a, nb, cols, t, Y, ldy, 16 * g); break;
-                default: break;
-                }
-            }
-        }
-        return;
-    }
-    if (dtype == SQ_Q4_K) {
-        const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q4K_UNIT;
-        int64_t tb = (256 * 1024) / cols;
-        tb = tb < 4 ? 4 : tb / 4 * 4;
-        for (int64_t b0 = 0; b0 < n; b0 += tb) {
-            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
-            for (int64_t g = g0; g < g1; g++) {
-                const uint8_t *u = P + g * group_bytes;
-                int64_t t = b0;
-                for (; t + 4 <= b1; t += 4) p16_q4k_group_avx512(4, u, a, nk, cols, t, Y, ldy, 16 * g);
-                switch (b1 - t) {
-                case 1: p16_q4k_group_avx512(1, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                case 2: p16_q4k_group_avx512(2, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                case 3: p16_q4k_group_avx512(3, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                default: break;
-                }
-            }
-        }
-        return;
-    }
-    if (dtype == SQ_Q6_K) {
-        const int64_t nk = cols / 256, group_bytes = nk * SQ_P16_Q6K_UNIT;
-        int64_t tb = (256 * 1024) / cols;
-        tb = tb < 4 ? 4 : tb / 4 * 4;
-        for (int64_t b0 = 0; b0 < n; b0 += tb) {
-            const int64_t b1 = b0 + tb < n ? b0 + tb : n;
-            for (int64_t g = g0; g < g1; g++) {
-                const uint8_t *u = P + g * group_bytes;
-                int64_t t = b0;
-                for (; t + 4 <= b1; t += 4) p16_q6k_group_avx512(4, u, a, nk, cols, t, Y, ldy, 16 * g);
-                switch (b1 - t) {
-                case 1: p16_q6k_group_avx512(1, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                case 2: p16_q6k_group_avx512(2, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                case 3: p16_q6k_group_avx512(3, u, a, nk, cols, t, Y, ldy, 16 * g); break;
-                default: break;
-                }
-            }
-        }
-        return;
-    }
-    const int q8 = dtype == SQ_Q8_0;
-    const int64_t nb = cols / 32, group_bytes = nb * (q8 ? 544 : 288);
+    const int64_t nb = cols / 32, nk = cols / 256, group_bytes = cols / sq_p16_block(dtype) * sq_p16_unit(dtype);
     // Tokens in blocks whose int8 activations stay in L2 (~256 KB), every group of rows swept by each
     // block in steps of 4 tokens: a group (16 rows) is read from memory once per block and from L1 by the
-    // block's later steps.
+    // block's later steps. STEP(nt) runs group g (units at u) for tokens t ..< t + nt.
     int64_t tb = (256 * 1024) / cols;
     tb = tb < 4 ? 4 : tb / 4 * 4;
-#define SQ_P16_STEP(nt) \
-    (q8 ? p16_group_avx512(1, (nt), u, a, nb, cols, t, Y, ldy, 16 * g) : p16_group_avx512(0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g))
-    for (int64_t b0 = 0; b0 < n; b0 += tb) {
-        const int64_t b1 = b0 + tb < n ? b0 + tb : n;
-        for (int64_t g = g0; g < g1; g++) {
-            const uint8_t *u = P + g * group_bytes;
-            int64_t t = b0;
-            for (; t + 4 <= b1; t += 4) SQ_P16_STEP(4);
-            switch (b1 - t) {
-            case 1: SQ_P16_STEP(1); break;
-            case 2: SQ_P16_STEP(2); break;
-            case 3: SQ_P16_STEP(3); break;
-            default: break;
-            }
-        }
+#define SQ_P16_SWEEP(STEP)                                                                      \
+    for (int64_t b0 = 0; b0 < n; b0 += tb) {                                                    \
+        const int64_t b1 = b0 + tb < n ? b0 + tb : n;                                           \
+        for (int64_t g = g0; g < g1; g++) {                                                     \
+            const uint8_t *u = P + g * group_bytes;                                             \
+            int64_t t = b0;                                                                     \
+            for (; t + 4 <= b1; t += 4) STEP(4);                                                \
+            switch (b1 - t) {                                                                   \
+            case 1: STEP(1); break;                                                             \
+            case 2: STEP(2); break;                                                             \
+            case 3: STEP(3); break;                                                             \
+            default: break;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
     }
-#undef SQ_P16_STEP
+#define SQ_P16_Q8_0(nt) p16_group_avx512(1, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q4_0(nt) p16_group_avx512(0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q5_0(nt) p16_q5_0_group_avx512((nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q4_K(nt) p16_q4k_group_avx512((nt), u, a, nk, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q6_K(nt) p16_q6k_group_avx512((nt), u, a, nk, cols, t, Y, ldy, 16 * g)
+    switch (dtype) {
+    case SQ_Q8_0: SQ_P16_SWEEP(SQ_P16_Q8_0) break;
+    case SQ_Q4_0: SQ_P16_SWEEP(SQ_P16_Q4_0) break;
+    case SQ_Q5_0: SQ_P16_SWEEP(SQ_P16_Q5_0) break;
+    case SQ_Q4_K: SQ_P16_SWEEP(SQ_P16_Q4_K) break;
+    case SQ_Q6_K: SQ_P16_SWEEP(SQ_P16_Q6_K) break;
+    default: break;
+    }
+#undef SQ_P16_Q8_0
+#undef SQ_P16_Q4_0
+#undef SQ_P16_Q5_0
+#undef SQ_P16_Q4_K
+#undef SQ_P16_Q6_K
+#undef SQ_P16_SWEEP
 }
 
 #pragma clang attribute pop
