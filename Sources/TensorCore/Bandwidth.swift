@@ -12,6 +12,7 @@ public enum Bandwidth {
     public static func measureReadGBps(megabytes: Int = 256, repeats: Int = 5, pool: ThreadPool = .shared) -> Double {
         let count = max(1, megabytes) * (1 << 20) / 4
         let storage = OwnedBuffer(byteCount: count * 4, zeroed: false, hugePages: true)
+        defer { withExtendedLifetime(storage) {} }  // `buffer` points into it: kept to the end of the function
         let buffer = storage.raw.bindMemory(to: Float.self, capacity: count)
         // Touch every page first (in parallel, so each thread's slice is first touched by that thread).
         pool.parallelRanges(count, align: 4096) { r in
