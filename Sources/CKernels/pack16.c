@@ -1,5 +1,5 @@
-// Q8_0 / Q4_0 rows repacked 16 at a time for decode at the memory's speed with AVX-512 VNNI (as
-// llama.cpp repacks Q4_0 into its 8x8 interleaved blocks on x86).
+// Q8_0 / Q4_0 rows (and, further down, Q6_K, Q4_K and Q5_0 rows) repacked 16 at a time for decode at the
+// memory's speed with AVX-512 VNNI (as llama.cpp repacks Q4_0 into its 8x8 interleaved blocks on x86).
 //
 // Why: in the row-major GGUF layout every 32-element block carries its own f16 scale, so a kernel walking
 // one row pays per block a scalar scale convert, a broadcast and a product (Q8_0 also |w| and sign(a, w),
