@@ -1,4 +1,4 @@
-// Q8_0 / Q4_0 rows (and, further down, Q6_K, Q4_K and Q5_0 rows) repacked 16 at a time for decode at the
+// Q8_0 / Q4_0 rows (and, further down, Q6_K, Q4_K, Q5_K and Q5_0 rows) repacked 16 at a time for decode at the
 // memory's speed with AVX-512 VNNI (as llama.cpp repacks Q4_0 into its 8x8 interleaved blocks on x86).
 //
 // Why: in the row-major GGUF layout every 32-element block carries its own f16 scale, so a kernel walking
@@ -44,7 +44,10 @@
 //   bytes 256-2303: quant vector m (0-31) at 256 + 64m, bytes 4l ..< 4l + 4 = row l's chunk m (elements
 //   4m ..< 4m + 4, sub-blocks 0-3) in the low nibbles and chunk m + 32 (sub-blocks 4-7) in the high ones.
 // The quants are unsigned (0-15): vpdpbusd takes them as they are, no offset; the minimum term is
-// dmin * min times the activation block's d * sum(q), as in the row-major kernel.
+// dmin * min times the activation block's d * sum(q), as in the row-major kernel. Q5_K (Q5_K_M files) is
+// the same unit plus 512 bytes of fifth bits (2816, the 16 blocks of 176 it replaces): vector j (0-7) at
+// 2304 + 64j, bit i of a byte the fifth bit of its low-nibble element in quant vector 4j + i and bit 4 + i
+// that of its high-nibble element, brought to bit 4 by one 16-bit shift and a mask as for Q5_0 below.
 //
 // Q5_0 (what Q4_K_M files hold where rows are not whole 256-element super-blocks, e.g. Qwen2-0.5B's 896
 // columns): Q4_0's unit plus the fifth bits, 352 bytes for 16 blocks of 22: bytes 0-31 d, 32-287 the
@@ -70,20 +73,25 @@ typedef int32_t sq_i32a __attribute__((may_alias));  // activation quants read 4
 
 #define SQ_P16_Q6K_UNIT 3360
 #define SQ_P16_Q4K_UNIT 2304
+#define SQ_P16_Q5K_UNIT 2816  // Q4_K's unit, then the fifth bits at SQ_P16_Q5K_H
 // Offsets in a Q4_K unit: the low 4 bits of scale and min of sub-block s, their top 2 bits (two sub-blocks
 // a byte), quant vector m (0-31).
 #define SQ_P16_Q4K_LO(s) (64 + 16 * (s))
 #define SQ_P16_Q4K_HI(s) (192 + 16 * ((s) / 2))
 #define SQ_P16_Q4K_Q(m) (256 + 64 * (m))
+// Q5_K: fifth-bit vector j (0-7) serves quant vectors 4j ..< 4j + 4: bit i of a byte is the fifth bit of its
+// low-nibble element in quant vector 4j + i, bit 4 + i that of its high-nibble element.
+#define SQ_P16_Q5K_H(j) (2304 + 64 * (j))
 // Offsets in a Q6_K unit of ql vector m (0-31) and qh vector s (0-15).
 #define SQ_P16_Q6K_QL(m) (288 + 384 * ((m) / 4) + 64 * ((m) % 4))
 #define SQ_P16_Q6K_QH(s) (288 + 384 * ((s) % 8) + 256 + 64 * ((s) / 8))
 
 // Elements per unit column (the block a unit covers for each row).
-static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K || dtype == SQ_Q4_K ? 256 : 32; }
+static int64_t sq_p16_block(int dtype) { return dtype == SQ_Q6_K || dtype == SQ_Q4_K || dtype == SQ_Q5_K ? 256 : 32; }
 
 int sq_pack16_supported(int dtype, int64_t rows, int64_t cols) {
-    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q5_0 || dtype == SQ_Q6_K || dtype == SQ_Q4_K) && rows > 0 &&
+    return (dtype == SQ_Q8_0 || dtype == SQ_Q4_0 || dtype == SQ_Q5_0 || dtype == SQ_Q6_K || dtype == SQ_Q4_K ||
+            dtype == SQ_Q5_K) && rows > 0 &&
            rows % 16 == 0 && cols > 0 && cols % sq_p16_block(dtype) == 0;
 }
 
@@ -93,6 +101,7 @@ static int64_t sq_p16_unit(int dtype) {
     case SQ_Q4_0: return 288;
     case SQ_Q5_0: return 352;
     case SQ_Q4_K: return SQ_P16_Q4K_UNIT;
+    case SQ_Q5_K: return SQ_P16_Q5K_UNIT;
     default: return SQ_P16_Q6K_UNIT;
     }
 }
@@ -136,14 +145,16 @@ static inline int sq_p16_q6k_quant(const uint8_t *u, int l, int e) {
     return lo | (hi << 4);
 }
 
-static void sq_pack16_q4k(const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0, int64_t g1) {
-    const int64_t nk = cols / 256;
+// Q4_K, or Q5_K when five (its blocks: 176 bytes, the fifth bits qh[32] before the nibbles).
+static void sq_pack16_kq(const int five, const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256, unit = five ? SQ_P16_Q5K_UNIT : SQ_P16_Q4K_UNIT, bb = five ? 176 : 144;
     for (int64_t g = g0; g < g1; g++)
         for (int64_t k = 0; k < nk; k++) {
-            uint8_t *u = P + (g * nk + k) * SQ_P16_Q4K_UNIT;
-            memset(u, 0, SQ_P16_Q4K_UNIT);
+            uint8_t *u = P + (g * nk + k) * unit;
+            memset(u, 0, (size_t)unit);
             for (int l = 0; l < 16; l++) {
-                const uint8_t *blk = w + ((16 * g + l) * nk + k) * 144;
+                const uint8_t *blk = w + ((16 * g + l) * nk + k) * bb, *qs = blk + (five ? 48 : 16);
+                uint8_t hp[8][4] = {{0}};  // this row's bytes of the fifth-bit vectors
                 memcpy(u + 2 * l, blk, 2);
                 memcpy(u + 32 + 2 * l, blk + 2, 2);
                 for (int s = 0; s < 8; s++) {
@@ -153,17 +164,21 @@ static void sq_pack16_q4k(const uint8_t *w, uint8_t *P, int64_t cols, int64_t g0
                     u[SQ_P16_Q4K_HI(s) + l] |= (uint8_t)(((sc >> 4) | (mn >> 4) << 2) << (4 * (s & 1)));
                 }
                 for (int e = 0; e < 256; e++) {
-                    const int sb = e / 32, c = e / 4;
-                    const int q = (blk[16 + 32 * (sb / 2) + e % 32] >> (4 * (sb & 1))) & 15;
-                    u[SQ_P16_Q4K_Q(c % 32) + 4 * l + e % 4] |= (uint8_t)(q << (c < 32 ? 0 : 4));
+                    const int sb = e / 32, c = e / 4, m = c % 32;
+                    const int q = (qs[32 * (sb / 2) + e % 32] >> (4 * (sb & 1))) & 15;
+                    u[SQ_P16_Q4K_Q(m) + 4 * l + e % 4] |= (uint8_t)(q << (c < 32 ? 0 : 4));
+                    if (five) hp[m / 4][e % 4] |= (uint8_t)(((blk[16 + e % 32] >> sb) & 1) << (m % 4 + (c < 32 ? 0 : 4)));
                 }
+                if (five)
+                    for (int j = 0; j < 8; j++) memcpy(u + SQ_P16_Q5K_H(j) + 4 * l, hp[j], 4);
             }
         }
 }
 
-// Row l's original Q4_K super-block (144 bytes) back from a packed unit.
-static void sq_p16_q4k_block(const uint8_t *u, int l, uint8_t *blk) {
+// Row l's original Q4_K (Q5_K when five) super-block back from a packed unit.
+static void sq_p16_kq_block(const int five, const uint8_t *u, int l, uint8_t *blk) {
     int sc[8], mn[8];
+    uint8_t *qs = blk + (five ? 48 : 16);
     memcpy(blk, u + 2 * l, 2);
     memcpy(blk + 2, u + 32 + 2 * l, 2);
     for (int s = 0; s < 8; s++) {
@@ -176,11 +191,15 @@ static void sq_p16_q4k_block(const uint8_t *u, int l, uint8_t *blk) {
         blk[8 + j] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
         blk[12 + j] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
     }
-    memset(blk + 16, 0, 128);
+    memset(blk + 16, 0, five ? 160 : 128);
     for (int e = 0; e < 256; e++) {
-        const int sb = e / 32, c = e / 4;
-        const int q = (u[SQ_P16_Q4K_Q(c % 32) + 4 * l + e % 4] >> (c < 32 ? 0 : 4)) & 15;
-        blk[16 + 32 * (sb / 2) + e % 32] |= (uint8_t)(q << (4 * (sb & 1)));
+        const int sb = e / 32, c = e / 4, m = c % 32;
+        const int q = (u[SQ_P16_Q4K_Q(m) + 4 * l + e % 4] >> (c < 32 ? 0 : 4)) & 15;
+        qs[32 * (sb / 2) + e % 32] |= (uint8_t)(q << (4 * (sb & 1)));
+        if (five) {
+            const int h = (u[SQ_P16_Q5K_H(m / 4) + 4 * l + e % 4] >> (m % 4 + (c < 32 ? 0 : 4))) & 1;
+            blk[16 + e % 32] |= (uint8_t)(h << sb);
+        }
     }
 }
 
@@ -218,8 +237,8 @@ void sq_pack16(int dtype, const void *W, void *P, int64_t cols, int64_t g0, int6
         sq_pack16_q5_0((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
         return;
     }
-    if (dtype == SQ_Q4_K) {
-        sq_pack16_q4k((const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
+    if (dtype == SQ_Q4_K || dtype == SQ_Q5_K) {
+        sq_pack16_kq(dtype == SQ_Q5_K, (const uint8_t *)W, (uint8_t *)P, cols, g0, g1);
         return;
     }
     if (dtype == SQ_Q6_K) {
@@ -251,12 +270,12 @@ void sq_pack16_row(int dtype, const void *P, int64_t cols, int64_t r, float *out
         }
         return;
     }
-    if (dtype == SQ_Q4_K) {  // the original block rebuilt and dequantized as quant.c does it
-        const int64_t nk = cols / 256, g = r / 16;
-        uint8_t blk[144];
+    if (dtype == SQ_Q4_K || dtype == SQ_Q5_K) {  // the original block rebuilt and dequantized as quant.c does it
+        const int64_t nk = cols / 256, g = r / 16, unit = sq_p16_unit(dtype);
+        uint8_t blk[176];
         for (int64_t k = 0; k < nk; k++) {
-            sq_p16_q4k_block((const uint8_t *)P + (g * nk + k) * SQ_P16_Q4K_UNIT, (int)(r % 16), blk);
-            sq_dequantize_row(SQ_Q4_K, blk, out + 256 * k, 256);
+            sq_p16_kq_block(dtype == SQ_Q5_K, (const uint8_t *)P + (g * nk + k) * unit, (int)(r % 16), blk);
+            sq_dequantize_row(dtype, blk, out + 256 * k, 256);
         }
         return;
     }
@@ -377,23 +396,27 @@ static void sq_matmul_pack16_q5_0_scalar(const uint8_t *P, sq_actp a, float *Y, 
             }
 }
 
-static void sq_matmul_pack16_q4k_scalar(const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols, int64_t ldy,
-                                        int64_t g0, int64_t g1) {
-    const int64_t nk = cols / 256, nb = cols / 32;
+static void sq_matmul_pack16_kq_scalar(const int five, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
+                                       int64_t ldy, int64_t g0, int64_t g1) {
+    const int64_t nk = cols / 256, nb = cols / 32, unit = five ? SQ_P16_Q5K_UNIT : SQ_P16_Q4K_UNIT;
     for (int64_t t = 0; t < n; t++)
         for (int64_t g = g0; g < g1; g++)
             for (int l = 0; l < 16; l++) {
                 float acc = 0.0f;
                 for (int64_t k = 0; k < nk; k++) {
-                    uint8_t blk[144];
-                    sq_p16_q4k_block(P + (g * nk + k) * SQ_P16_Q4K_UNIT, l, blk);
+                    uint8_t blk[176];
+                    sq_p16_kq_block(five, P + (g * nk + k) * unit, l, blk);
+                    const uint8_t *qs = blk + (five ? 48 : 16);
                     const float d = sq_f16_to_f32(sq_le16(blk)), dmin = sq_f16_to_f32(sq_le16(blk + 2));
                     for (int s = 0; s < 8; s++) {
                         int sc, mn;
                         sq_k_scale_min(blk + 4, s, &sc, &mn);
                         const int8_t *q = a.q + t * cols + 256 * k + 32 * s;
                         int32_t dot = 0;
-                        for (int e = 0; e < 32; e++) dot += ((blk[16 + 32 * (s / 2) + e] >> (4 * (s & 1))) & 15) * q[e];
+                        for (int e = 0; e < 32; e++) {
+                            const int hb = five ? ((blk[16 + e] >> s) & 1) << 4 : 0;
+                            dot += (((qs[32 * (s / 2) + e] >> (4 * (s & 1))) & 15) | hb) * q[e];
+                        }
                         const int64_t b = t * nb + 8 * k + s;
                         acc = fmaf((float)dot, ((float)sc * d) * a.d[b], acc);
                         acc = fmaf(-((float)mn * dmin), a.s[b], acc);
@@ -513,32 +536,41 @@ static inline __attribute__((always_inline)) void p16_q6k_group_avx512(const int
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
-// One group of 16 Q4_K rows (nk units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant). The quants
+// One group of 16 Q4_K rows (Q5_K when five; nk units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant). The quants
 // are unsigned (0-15), so each sub-block's integer dot product needs no correction; its minimum comes in
 // as dmin * m times the activation block's d * sum(q) (a.s), as in the row-major kernel.
-static inline __attribute__((always_inline)) void p16_q4k_group_avx512(const int nt, const uint8_t *u0, sq_actp a,
-                                                                       int64_t nk, int64_t cols, int64_t t0,
-                                                                       float *Y, int64_t ldy, int64_t row0) {
-    const int64_t nb = cols / 32;
+static inline __attribute__((always_inline)) void p16_kq_group_avx512(const int five, const int nt, const uint8_t *u0,
+                                                                      sq_actp a, int64_t nk, int64_t cols, int64_t t0,
+                                                                      float *Y, int64_t ldy, int64_t row0) {
+    const int64_t nb = cols / 32, unit = five ? SQ_P16_Q5K_UNIT : SQ_P16_Q4K_UNIT;
     const __m512i low4 = _mm512_set1_epi8(15), low4d = _mm512_set1_epi32(15), low2d = _mm512_set1_epi32(3);
+    const __m512i bit4 = _mm512_set1_epi8(16);
     __m512 acc[4];
     for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
     for (int64_t k = 0; k < nk; k++) {
-        const uint8_t *u = u0 + k * SQ_P16_Q4K_UNIT;
+        const uint8_t *u = u0 + k * unit;
         const __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u));
         const __m512 dminv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(u + 32)));
         const sq_i32a *qa[4];
         for (int j = 0; j < nt; j++) qa[j] = (const sq_i32a *)(a.q + (t0 + j) * cols + 256 * k);
         for (int p = 0; p < 4; p++) {  // sub-blocks p (low nibbles, i0) and p + 4 (high nibbles, i1)
 #if SQ_P16_PREFETCH
-            for (int64_t o = 576 * p; o < 576 * p + 576; o += 64) _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
+            for (int64_t o = unit / 4 * p; o < unit / 4 * (p + 1); o += 64)
+                _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
 #endif
-            __m512i i0[4], i1[4];
+            __m512i i0[4], i1[4], h[2];
             for (int j = 0; j < nt; j++) i0[j] = i1[j] = _mm512_setzero_si512();
+            if (five)
+                for (int x = 0; x < 2; x++) h[x] = _mm512_loadu_si512((const void *)(u + SQ_P16_Q5K_H(2 * p + x)));
 #pragma clang loop unroll(full)
             for (int i = 0; i < 8; i++) {
                 const __m512i v = _mm512_loadu_si512((const void *)(u + SQ_P16_Q4K_Q(8 * p + i)));
-                const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                if (five) {  // bit i % 4 (low nibbles) and 4 + i % 4 (high) of the byte to bit 4
+                    const __m512i hv = h[i / 4];
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(hv, 4 - i % 4), bit4));
+                    hi = _mm512_or_si512(hi, _mm512_and_si512(i % 4 ? _mm512_srli_epi16(hv, i % 4) : hv, bit4));
+                }
                 for (int j = 0; j < nt; j++) {
                     i0[j] = _mm512_dpbusd_epi32(i0[j], lo, _mm512_set1_epi32(qa[j][8 * p + i]));
                     i1[j] = _mm512_dpbusd_epi32(i1[j], hi, _mm512_set1_epi32(qa[j][32 + 8 * p + i]));
@@ -636,13 +668,15 @@ static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, floa
 #define SQ_P16_Q8_0(nt) p16_group_avx512(1, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q4_0(nt) p16_group_avx512(0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q5_0(nt) p16_q5_0_group_avx512((nt), u, a, nb, cols, t, Y, ldy, 16 * g)
-#define SQ_P16_Q4_K(nt) p16_q4k_group_avx512((nt), u, a, nk, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q4_K(nt) p16_kq_group_avx512(0, (nt), u, a, nk, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q5_K(nt) p16_kq_group_avx512(1, (nt), u, a, nk, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q6_K(nt) p16_q6k_group_avx512((nt), u, a, nk, cols, t, Y, ldy, 16 * g)
     switch (dtype) {
     case SQ_Q8_0: SQ_P16_SWEEP(SQ_P16_Q8_0) break;
     case SQ_Q4_0: SQ_P16_SWEEP(SQ_P16_Q4_0) break;
     case SQ_Q5_0: SQ_P16_SWEEP(SQ_P16_Q5_0) break;
     case SQ_Q4_K: SQ_P16_SWEEP(SQ_P16_Q4_K) break;
+    case SQ_Q5_K: SQ_P16_SWEEP(SQ_P16_Q5_K) break;
     case SQ_Q6_K: SQ_P16_SWEEP(SQ_P16_Q6_K) break;
     default: break;
     }
@@ -650,6 +684,7 @@ static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, floa
 #undef SQ_P16_Q4_0
 #undef SQ_P16_Q5_0
 #undef SQ_P16_Q4_K
+#undef SQ_P16_Q5_K
 #undef SQ_P16_Q6_K
 #undef SQ_P16_SWEEP
 }
@@ -668,7 +703,8 @@ void sq_matmul_pack16(int dtype, const void *P, const void *act, float *Y, int64
     }
 #endif
     if (dtype == SQ_Q6_K) sq_matmul_pack16_q6k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
-    else if (dtype == SQ_Q4_K) sq_matmul_pack16_q4k_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
+    else if (dtype == SQ_Q4_K || dtype == SQ_Q5_K)
+        sq_matmul_pack16_kq_scalar(dtype == SQ_Q5_K, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
     else if (dtype == SQ_Q5_0) sq_matmul_pack16_q5_0_scalar((const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
     else sq_matmul_pack16_scalar(dtype, (const uint8_t *)P, a, Y, n, cols, ldy, g0, g1);
 }

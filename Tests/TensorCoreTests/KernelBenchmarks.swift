@@ -132,6 +132,7 @@ extension KernelBenchmarks {
         for (dtype, rows, cols, pack) in [(DType.q4_0, 65536, 1536, true), (.q8_0, 32768, 1536, true),
                                           (.q6_K, 65536, 1536, true), (.q6_K, 65536, 1536, false),
                                           (.q4_K, 65536, 1536, true), (.q4_K, 65536, 1536, false),
+                                          (.q5_K, 65536, 1536, true), (.q5_K, 65536, 1536, false),
                                           (.q4_0, 8960, 8960, true), (.q4_0, 1536, 1536, true), (.q4_0, 896, 896, true),
                                           (.q4_0, 4864, 896, true)] {
             // Enough copies to pass 300 MB, read one after another as a decode step reads its layers.

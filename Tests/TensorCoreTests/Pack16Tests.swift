@@ -2,7 +2,7 @@ import TensorCore
 import TestSupport
 import XCTest
 
-/// Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K weights repacked 16 rows at a time (pack16.c, `Kernels.packedCopy`), multiplied through
+/// Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K weights repacked 16 rows at a time (pack16.c, `Kernels.packedCopy`), multiplied through
 /// `Kernels.matmul` on every ISA (the AVX-512 VNNI kernel where the CPU has it, the portable twin
 /// elsewhere), against Reference.matmul of the weights with the dequantized int8 activations: the
 /// integer block dot products are exact, so only f32 scale products and summation order may differ
@@ -80,12 +80,12 @@ final class Pack16Tests: XCTestCase {
         }
     }
 
-    /// K-quants: 256-column super-blocks, every scale and minimum (Q4_K: the 6-bit pairs split into low and top
-    /// bits; Q6_K: the 16 int8 scales), both nibbles and all four 2-bit fields of the packed vectors in play
+    /// K-quants: 256-column super-blocks, every scale and minimum (Q4_K/Q5_K: the 6-bit pairs split into low and
+    /// top bits; Q6_K: the 16 int8 scales), both nibbles, Q5_K's fifth bits and all four of Q6_K's 2-bit fields in play
     /// (random bytes), one to nine tokens (the 4-token steps and their tails).
     func testKQuantShapesAndTokenCounts() {
         var seed: UInt64 = 5500
-        for dtype in [DType.q6_K, .q4_K] {
+        for dtype in [DType.q6_K, .q4_K, .q5_K] {
             for (rows, cols) in [(16, 256), (32, 512), (48, 768), (160, 256)] {
                 for n in [1, 2, 3, 4, 5, 9] {
                     check(dtype, rows: rows, cols: cols, n: n, seed: seed)
@@ -97,7 +97,7 @@ final class Pack16Tests: XCTestCase {
 
     /// K-quant rows split across the pool, an output stride, and two token blocks (256 KB / 4096 columns).
     func testKQuantThreadsStridesAndTokenBlocks() {
-        for dtype in [DType.q6_K, .q4_K] {
+        for dtype in [DType.q6_K, .q4_K, .q5_K] {
             check(dtype, rows: 208, cols: 1024, n: 1, ldy: 213, seed: 6100)
             check(dtype, rows: 32, cols: 4096, n: 70, seed: 6101)
         }
@@ -118,7 +118,7 @@ final class Pack16Tests: XCTestCase {
     /// Rows read back from the packed copy (a tied embedding's lookups) equal the original rows bit for bit.
     func testRowsReadFromThePackedCopy() {
         var rng = SeededRandom(seed: 8)
-        for dtype in [DType.q8_0, .q4_0, .q5_0, .q6_K, .q4_K] {
+        for dtype in [DType.q8_0, .q4_0, .q5_0, .q6_K, .q4_K, .q5_K] {
             let cols = dtype.blockSize == 256 ? 512 : 96
             let w = QuantMatmulTests.randomBlocks(dtype, rows: 48, cols: cols, rng: &rng)
             let packed = Kernels.packedCopy(w)
@@ -135,8 +135,8 @@ final class Pack16Tests: XCTestCase {
         var rng = SeededRandom(seed: 7)
         XCTAssertEqual(Kernels.packed(QuantMatmulTests.randomBlocks(.q4_0, rows: 24, cols: 64, rng: &rng)).packed16 == nil, true,
                        "rows not a multiple of 16 stay unpacked")
-        XCTAssertNil(Kernels.packed(QuantMatmulTests.randomBlocks(.q5_K, rows: 32, cols: 256, rng: &rng)).packed16,
-                     "Q5_K has no packed layout")
+        XCTAssertNil(Kernels.packed(QuantMatmulTests.randomBlocks(.q4_1, rows: 32, cols: 256, rng: &rng)).packed16,
+                     "Q4_1 has no packed layout")
         XCTAssertNil(Kernels.packed(QuantMatmulTests.randomBlocks(.q4_K, rows: 32, cols: 128 * 3, rng: &rng)).packed16,
                      "K-quant rows of whole super-blocks only")
         let p = Kernels.packed(QuantMatmulTests.randomBlocks(.q8_0, rows: 32, cols: 64, rng: &rng))
