@@ -144,7 +144,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     /// tied embedding then reads its rows from the copy. Matrices quantized at load (`--quant`) stay as they
     /// are: the view keeps their heap copy alive, so a packed copy would double the memory.
     private func packMatrices() {
-        // A matrix without a packed layout here (F16/BF16/F32, Q4_1, Q5_K, anything below AVX-512) is copied as is.
+        // A matrix without a packed layout here (F16/BF16/F32, Q4_1, Q5_1, anything below AVX-512) is copied as is.
         func copiedAsIs(_ w: TensorView) -> Bool { Kernels.packedBytes(w) == 0 }
         func bytes(_ w: TensorView) -> Int {
             guard w.owner is MappedFile else { return 0 }

@@ -236,7 +236,7 @@ public enum Kernels {
         }
     }
 
-    /// `matmul` over a Q8_0 / Q4_0 / Q5_0 / Q4_K / Q6_K matrix's 16-row packed copy (pack16.c): the activations quantized as
+    /// `matmul` over a Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K matrix's 16-row packed copy (pack16.c): the activations quantized as
     /// for `matmulInt8Activations`, the rows split across threads in groups of 16.
     static func matmulPacked16(_ w: TensorView, _ p: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                n: Int, ldy: Int?, pool: ThreadPool) {
@@ -257,7 +257,7 @@ public enum Kernels {
     }
 
     /// `w` with a 16-row packed copy attached when this CPU has the AVX-512 kernel for it (Q8_0 / Q4_0 /
-    /// Q5_0 / Q4_K / Q6_K, rows a multiple of 16, K-quant rows of whole super-blocks), else `w` itself. The copy has the original's size; `release` is called with
+    /// Q5_0 / Q4_K / Q5_K / Q6_K, rows a multiple of 16, K-quant rows of whole super-blocks), else `w` itself. The copy has the original's size; `release` is called with
     /// the original bytes once they are copied (a mapped file drops its pages: matmuls no longer read them).
     /// With an arena, the copy is its next `packedBytes(w)` bytes (see `PackArena`).
     public static func packed(_ w: TensorView, in arena: PackArena? = nil, pool: ThreadPool = .shared,
