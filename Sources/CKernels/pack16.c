@@ -431,14 +431,15 @@ static void sq_matmul_pack16_kq_scalar(const int five, const uint8_t *P, sq_actp
 #ifdef SQ_P16_X86
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
-// One group of 16 rows (its units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant after inlining):
-// Y[t, row0 ..< row0 + 16].
-static inline __attribute__((always_inline)) void p16_group_avx512(const int q8, const int nt, const uint8_t *u0,
+// One group of 16 rows of a 32-element block type dt (Q8_0, Q4_0 or Q5_0: a constant after inlining, as is
+// nt <= 4; its units at u0) for tokens t0 ..< t0 + nt: Y[t, row0 ..< row0 + 16].
+static inline __attribute__((always_inline)) void p16_group_avx512(const int dt, const int nt, const uint8_t *u0,
                                                                    sq_actp a, int64_t nb, int64_t cols, int64_t t0,
                                                                    float *Y, int64_t ldy, int64_t row0) {
-    const int64_t unit = q8 ? 544 : 288;
-    const int32_t off = q8 ? 128 : 8;
-    const __m512i low4 = _mm512_set1_epi8(15);
+    const int q8 = dt == SQ_Q8_0, q5 = dt == SQ_Q5_0;
+    const int64_t unit = sq_p16_unit(dt);
+    const int32_t off = q8 ? 128 : q5 ? 16 : 8;
+    const __m512i low4 = _mm512_set1_epi8(15), bit4 = _mm512_set1_epi8(16);
     __m512 acc[4];
     for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -464,9 +465,14 @@ static inline __attribute__((always_inline)) void p16_group_avx512(const int q8,
                 }
             }
         } else {
+            const __m512i qh = q5 ? _mm512_loadu_si512((const void *)(u + 288)) : _mm512_setzero_si512();
             for (int k = 0; k < 4; k++) {
                 const __m512i v = _mm512_loadu_si512((const void *)(u + 32 + 64 * k));
-                const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                if (q5) {  // Q5_0's fifth bits of chunk k (bit k of each byte) and chunk 4 + k (bit 4 + k) to bit 4
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(qh, 4 - k), bit4));
+                    hi = _mm512_or_si512(hi, _mm512_and_si512(k ? _mm512_srli_epi16(qh, k) : qh, bit4));
+                }
                 for (int j = 0; j < nt; j++) {
                     i0[j] = _mm512_dpbusd_epi32(i0[j], lo, _mm512_set1_epi32(qa[j][k]));
                     i1[j] = _mm512_dpbusd_epi32(i1[j], hi, _mm512_set1_epi32(qa[j][4 + k]));
@@ -598,50 +604,6 @@ static inline __attribute__((always_inline)) void p16_kq_group_avx512(const int 
     for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
 }
 
-// One group of 16 Q5_0 rows (nb units at u0) for tokens t0 ..< t0 + nt (nt <= 4, a constant).
-static inline __attribute__((always_inline)) void p16_q5_0_group_avx512(const int nt, const uint8_t *u0, sq_actp a,
-                                                                        int64_t nb, int64_t cols, int64_t t0,
-                                                                        float *Y, int64_t ldy, int64_t row0) {
-    const __m512i low4 = _mm512_set1_epi8(15), bit4 = _mm512_set1_epi8(16);
-    __m512 acc[4];
-    for (int j = 0; j < nt; j++) acc[j] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *u = u0 + b * 352;
-#if SQ_P16_PREFETCH
-        for (int64_t o = 0; o < 352; o += 64) _mm_prefetch((const char *)(u + SQ_P16_PREFETCH + o), _MM_HINT_T0);
-#endif
-        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)u));
-        const __m512i qh = _mm512_loadu_si512((const void *)(u + 288));
-        __m512i i0[4], i1[4];
-        const sq_i32a *qa[4];
-        for (int j = 0; j < nt; j++) {
-            qa[j] = (const sq_i32a *)(a.q + (t0 + j) * cols + 32 * b);
-            i0[j] = _mm512_set1_epi32(16 * sq_p16_negsum(a, nb, t0 + j, b));
-            i1[j] = _mm512_setzero_si512();
-        }
-#pragma clang loop unroll(full)
-        for (int k = 0; k < 4; k++) {
-            const __m512i v = _mm512_loadu_si512((const void *)(u + 32 + 64 * k));
-            // Fifth bits of chunk k (bit k of each byte) and chunk 4 + k (bit 4 + k) to bit 4.
-            const __m512i h0 = _mm512_and_si512(k == 0 ? _mm512_slli_epi16(qh, 4) : k == 1 ? _mm512_slli_epi16(qh, 3)
-                                                : k == 2 ? _mm512_slli_epi16(qh, 2) : _mm512_slli_epi16(qh, 1), bit4);
-            const __m512i h1 = _mm512_and_si512(k == 0 ? qh : k == 1 ? _mm512_srli_epi16(qh, 1)
-                                                : k == 2 ? _mm512_srli_epi16(qh, 2) : _mm512_srli_epi16(qh, 3), bit4);
-            const __m512i lo = _mm512_or_si512(_mm512_and_si512(v, low4), h0);
-            const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), low4), h1);
-            for (int j = 0; j < nt; j++) {
-                i0[j] = _mm512_dpbusd_epi32(i0[j], lo, _mm512_set1_epi32(qa[j][k]));
-                i1[j] = _mm512_dpbusd_epi32(i1[j], hi, _mm512_set1_epi32(qa[j][4 + k]));
-            }
-        }
-        for (int j = 0; j < nt; j++) {
-            const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a.d[(t0 + j) * nb + b]));
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[j], i1[j])), scale, acc[j]);
-        }
-    }
-    for (int j = 0; j < nt; j++) _mm512_storeu_ps(Y + (t0 + j) * ldy + row0, acc[j]);
-}
-
 static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, float *Y, int64_t n, int64_t cols,
                                     int64_t ldy, int64_t g0, int64_t g1) {
     const int64_t nb = cols / 32, nk = cols / 256, group_bytes = cols / sq_p16_block(dtype) * sq_p16_unit(dtype);
@@ -665,9 +627,9 @@ static void sq_matmul_pack16_avx512(int dtype, const uint8_t *P, sq_actp a, floa
             }                                                                                   \
         }                                                                                       \
     }
-#define SQ_P16_Q8_0(nt) p16_group_avx512(1, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
-#define SQ_P16_Q4_0(nt) p16_group_avx512(0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
-#define SQ_P16_Q5_0(nt) p16_q5_0_group_avx512((nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q8_0(nt) p16_group_avx512(SQ_Q8_0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q4_0(nt) p16_group_avx512(SQ_Q4_0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
+#define SQ_P16_Q5_0(nt) p16_group_avx512(SQ_Q5_0, (nt), u, a, nb, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q4_K(nt) p16_kq_group_avx512(0, (nt), u, a, nk, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q5_K(nt) p16_kq_group_avx512(1, (nt), u, a, nk, cols, t, Y, ldy, 16 * g)
 #define SQ_P16_Q6_K(nt) p16_q6k_group_avx512((nt), u, a, nk, cols, t, Y, ldy, 16 * g)
