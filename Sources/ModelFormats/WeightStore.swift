@@ -8,6 +8,10 @@ public final class WeightStore: @unchecked Sendable {
     public let files: [SafetensorsFile]
     private let byName: [String: TensorView]
     private let unsupported: [String: (path: String, dtype: String)]
+    /// Block types some matrices are to be quantized into when a model is built from this store (`--quant`):
+    /// `tensor` still returns them as stored, and the model quantizes each as it copies it into its own
+    /// memory (see `DecoderModel`), so no second full copy of the weights exists at any time.
+    public let quantizeAtLoad: [String: DType]
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -33,6 +37,16 @@ public final class WeightStore: @unchecked Sendable {
         }
         self.byName = byName
         self.unsupported = unsupported
+        self.quantizeAtLoad = [:]
+    }
+
+    /// This store's tensors with quantization targets for some of them (see `quantizeAtLoad`).
+    public init(_ store: WeightStore, quantizeAtLoad: [String: DType]) {
+        directory = store.directory
+        files = store.files
+        byName = store.byName
+        unsupported = store.unsupported
+        self.quantizeAtLoad = quantizeAtLoad
     }
 
     /// A store over views made in memory (tests, converted weights).
@@ -41,6 +55,7 @@ public final class WeightStore: @unchecked Sendable {
         self.files = []
         self.byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.unsupported = [:]
+        self.quantizeAtLoad = [:]
     }
 
     /// A store over one GGUF file's tensors, under their GGUF names (`blk.0.attn_q.weight`, ...): the
@@ -52,6 +67,7 @@ public final class WeightStore: @unchecked Sendable {
         let (views, unsupported) = file.views()
         self.byName = views
         self.unsupported = unsupported.mapValues { (file.path, $0) }
+        self.quantizeAtLoad = [:]
     }
 
     static func readIndex(_ url: URL) throws -> [String] {

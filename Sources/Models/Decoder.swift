@@ -10,6 +10,9 @@ struct DecoderLayer: @unchecked Sendable {
     var postNorm: TensorView                          // [hidden]
     var gate, up, down: TensorView                    // [inter, hidden] x2, [hidden, inter]
     var gateBias, upBias, downBias: TensorView?
+
+    /// The seven projection matrices, in the order a step reads them.
+    static var matrices: [WritableKeyPath<DecoderLayer, TensorView>] { [\.q, \.k, \.v, \.o, \.gate, \.up, \.down] }
 }
 
 /// One weight of the decoder, named by role; a family's loader maps roles to its checkpoint's tensor names.
@@ -129,7 +132,31 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
             }
         }
         rotary = Rotary(config: config)
-        if Self.packWeights { packMatrices() }
+        // Matrices to quantize at load (`--quant`): each is quantized as it is copied into the model's
+        // memory, so a full quantized copy never sits beside the source (or beside the packed copy).
+        let targets = weights.quantizeAtLoad
+        let tied = lmHead.data == embedding.data
+        if Self.packWeights {
+            packMatrices(quantizing: targets)
+        } else if !targets.isEmpty {
+            self.layers = self.layers.map { l in
+                var l = l
+                for m in DecoderLayer.matrices { l[keyPath: m] = Self.quantized(l[keyPath: m], targets) }
+                return l
+            }
+            lmHead = Self.quantized(lmHead, targets)
+        }
+        // The embedding's rows are looked up: quantized on its own unless it is the (tied) output projection.
+        embedding = tied ? lmHead : Self.quantized(embedding, targets)
+    }
+
+    /// w quantized to its `--quant` target as a heap copy (its source pages in a mapped file dropped), or w
+    /// itself when it has none.
+    private static func quantized(_ w: TensorView, _ targets: [String: DType]) -> TensorView {
+        guard let t = targets[w.name], w.dtype != t else { return w }
+        let buffer = OwnedBuffer(byteCount: t.byteCount(elements: w.count), zeroed: false)
+        Quantizer.quantize(w, to: t, into: buffer.raw, packed: false) { p, n in (w.owner as? MappedFile)?.release(p, count: n) }
+        return TensorView(name: w.name, dtype: t, shape: w.shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
     }
 
     /// Whether new models copy their mapped matrices into one huge-page arena at load, repacking the
@@ -137,25 +164,51 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     /// turn it off to compare both layouts.
     public nonisolated(unsafe) static var packWeights = true
 
-    /// Replaces every projection (and the output projection) of a mapped file (GGUF, safetensors) by a
-    /// copy in one huge-page arena, in the order a step reads them (see PackArena): block-quantized ones
-    /// repacked 16 rows at a time where the CPU has the kernel for them (`Kernels.packed`), the others
-    /// (F16 / BF16 / F32, block types without a packed layout) as they are. The original pages are dropped once copied, so resident memory stays one copy; a
-    /// tied embedding then reads its rows from the copy. Matrices quantized at load (`--quant`) stay as they
-    /// are: the view keeps their heap copy alive, so a packed copy would double the memory.
-    private func packMatrices() {
+    /// Replaces every projection (and the output projection) of a mapped file (GGUF, safetensors), and every
+    /// matrix to be quantized at load (`targets`, from `--quant`), by a copy in one huge-page arena, in the
+    /// order a step reads them (see PackArena): block-quantized ones repacked 16 rows at a time where the CPU
+    /// has the kernel for them (`Kernels.packed`), the others (F16 / BF16 / F32, block types without a packed
+    /// layout) as they are. The original pages are dropped once copied, so resident memory stays one copy; a
+    /// tied embedding then reads its rows from the copy. A matrix with a target is quantized straight into
+    /// the arena, a slice at a time (`Quantizer.quantize(_:to:into:packed:)`), packed where the CPU packs its
+    /// type; a packed one keeps no row-major copy at all (`TensorView.isPackedOnly`).
+    private func packMatrices(quantizing targets: [String: DType]) {
         // A matrix without a packed layout here (F16/BF16/F32, Q4_1, Q5_1, anything below AVX-512) is copied as is.
         func copiedAsIs(_ w: TensorView) -> Bool { Kernels.packedBytes(w) == 0 }
         func bytes(_ w: TensorView) -> Int {
+            if let t = targets[w.name], w.dtype != t {
+                let packed = Kernels.packedBytes(t, rows: w.rows, cols: w.cols)
+                return PackArena.footprint(packed > 0 ? packed : t.byteCount(elements: w.count))
+            }
             guard w.owner is MappedFile else { return 0 }
             return PackArena.footprint(copiedAsIs(w) ? w.byteCount : Kernels.packedBytes(w))
         }
         var total = bytes(lmHead)
-        for l in layers { total += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down].reduce(0) { $0 + bytes($1) } }
+        for l in layers { total += DecoderLayer.matrices.reduce(0) { $0 + bytes(l[keyPath: $1]) } }
         guard total > 0 else { return }
         let arena = PackArena(byteCount: total)
         var moved: [ObjectIdentifier: MappedFile] = [:]  // files some matrix was copied out of
+        var scratch: OwnedBuffer?  // one packing scratch for every matrix quantized here
+        func quantizeAndPack(_ w: TensorView, to t: DType) -> TensorView {
+            let file = w.owner as? MappedFile
+            if let file { moved[ObjectIdentifier(file)] = file }
+            let packedBytes = Kernels.packedBytes(t, rows: w.rows, cols: w.cols)
+            let bytes = packedBytes > 0 ? packedBytes : t.byteCount(elements: w.count)
+            let buffer = arena.take(bytes) ?? OwnedBuffer(byteCount: bytes, zeroed: false, hugePages: true)
+            if packedBytes > 0, (scratch?.byteCount ?? 0) < Quantizer.scratchBytes(w, to: t) {
+                var most = Quantizer.scratchBytes(lmHead, to: t)
+                for l in layers { for m in DecoderLayer.matrices { most = max(most, Quantizer.scratchBytes(l[keyPath: m], to: t)) } }
+                scratch = OwnedBuffer(byteCount: max(most, Quantizer.scratchBytes(w, to: t)), zeroed: false, hugePages: true)
+            }
+            Quantizer.quantize(w, to: t, into: buffer.raw, packed: packedBytes > 0, scratch: scratch) { p, n in
+                file?.release(p, count: n)
+            }
+            let q = TensorView(name: w.name, dtype: t, shape: w.shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+            // Packed: the packed copy is the only one (`data` points into it).
+            return packedBytes > 0 ? q.withPacked16(buffer) : q
+        }
         func pack(_ w: TensorView) -> TensorView {
+            if let t = targets[w.name], w.dtype != t { return quantizeAndPack(w, to: t) }
             guard let file = w.owner as? MappedFile else { return w }
             var out = w
             if copiedAsIs(w) {
@@ -172,8 +225,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         }
         layers = layers.map { l in
             var l = l
-            l.q = pack(l.q); l.k = pack(l.k); l.v = pack(l.v); l.o = pack(l.o)
-            l.gate = pack(l.gate); l.up = pack(l.up); l.down = pack(l.down)
+            for m in DecoderLayer.matrices { l[keyPath: m] = pack(l[keyPath: m]) }
             return l
         }
         let tied = lmHead.data == embedding.data
@@ -211,7 +263,7 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         // matrix the arena had no room for, which does not happen: it is sized for all of them).
         var kept: [ObjectIdentifier: [(UnsafeRawPointer, Int)]] = [:]
         var all = [embedding, lmHead]
-        for l in layers { all += [l.q, l.k, l.v, l.o, l.gate, l.up, l.down] }
+        for l in layers { all += DecoderLayer.matrices.map { l[keyPath: $0] } }
         for t in all where t.packed16 == nil {
             if let f = t.owner as? MappedFile { kept[ObjectIdentifier(f), default: []].append((t.data, t.byteCount)) }
         }

@@ -73,7 +73,7 @@ public final class LoadedModel: @unchecked Sendable {
         mmproj = nil
         missingVisionPart = nil
         var weights = try WeightStore(directory: directory)
-        if let quant = options.quantization { weights = try Quantization.apply(quant, to: weights) }
+        if let quant = options.quantization { weights = try Quantization.plan(quant, for: weights) }
         let loaded = try family.load(LoadContext(directory: directory, config: config, modelType: type, weights: weights))
         language = loaded.language
         vision = loaded.vision

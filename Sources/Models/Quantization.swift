@@ -38,15 +38,31 @@ public enum Quantization {
         return Quantizer.canQuantize(view, to: t) ? t : nil
     }
 
+    /// The targets `apply` would quantize to, by tensor name.
+    static func targets(_ dtype: DType, in store: WeightStore) throws -> [String: DType] {
+        var targets: [String: DType] = [:]
+        for name in store.names where isLanguageMatrix(name) {
+            if let target = target(for: name, view: try store.tensor(name), requested: dtype) { targets[name] = target }
+        }
+        return targets
+    }
+
+    /// `store` with its language matrices marked to be quantized as the model is built (what loading with
+    /// `--quant` does): the model quantizes one matrix at a time straight into its own weight memory
+    /// (`DecoderModel`), packed for the fast kernels where they exist, and drops the source pages, so the
+    /// peak is the quantized weights plus one matrix, never the source plus a full quantized copy.
+    public static func plan(_ dtype: DType, for store: WeightStore) throws -> WeightStore {
+        WeightStore(store, quantizeAtLoad: try targets(dtype, in: store))
+    }
+
+    /// `store` with its language matrices quantized now, each to a heap copy (for tests and tools that
+    /// want the quantized tensors themselves; loading uses `plan`).
     public static func apply(_ dtype: DType, to store: WeightStore) throws -> WeightStore {
+        let targets = try targets(dtype, in: store)
         var tensors: [TensorView] = []
         for name in store.names {
             let view = try store.tensor(name)
-            if isLanguageMatrix(name), let target = target(for: name, view: view, requested: dtype) {
-                tensors.append(Quantizer.quantize(view, to: target))
-            } else {
-                tensors.append(view)
-            }
+            tensors.append(targets[name].map { Quantizer.quantize(view, to: $0) } ?? view)
         }
         return WeightStore(tensors: tensors, directory: store.directory)
     }

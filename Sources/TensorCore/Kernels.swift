@@ -114,7 +114,8 @@ public enum Kernels {
     /// The kernel `matmul` uses for w with n tokens: the 16-row packed copy, int8 activations, or f32.
     private enum MatmulPath { case packed(UnsafeRawPointer), int8, float }
     private static func path(_ w: TensorView, n: Int) -> MatmulPath {
-        if let p = w.packed16, int8Activations { return .packed(UnsafeRawPointer(p.raw)) }
+        // A packed-only matrix (quantized at load) has no row-major bytes for the other paths to read.
+        if let p = w.packed16, int8Activations || w.isPackedOnly { return .packed(UnsafeRawPointer(p.raw)) }
         if int8Activations, sq_matmul_uses_q8act(w.dtype.kernelCode, Int64(w.cols), Int64(n)) != 0 { return .int8 }
         return .float
     }
@@ -203,6 +204,7 @@ public enum Kernels {
                                              n: Int, ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
+        precondition(!w.isPackedOnly, "\(w.name): only a packed copy exists (use matmul)")
         let code = w.dtype.kernelCode
         precondition(sq_matmul_q8act_supported(code, Int64(cols)) != 0,
                      "\(w.name): \(w.dtype) rows of \(cols) have no int8-activation kernel")
@@ -268,9 +270,14 @@ public enum Kernels {
 
     /// Bytes of the packed copy `packed` would make of w on this CPU, 0 where it keeps w as it is.
     public static func packedBytes(_ w: TensorView) -> Int {
-        let code = w.dtype.kernelCode
-        guard w.packed16 == nil, sq_pack16_preferred(code, Int64(w.rows), Int64(w.cols)) != 0 else { return 0 }
-        return Int(sq_pack16_bytes(code, Int64(w.rows), Int64(w.cols)))
+        w.packed16 == nil ? packedBytes(w.dtype, rows: w.rows, cols: w.cols) : 0
+    }
+
+    /// Bytes of the packed copy of a [rows, cols] matrix of `dtype` on this CPU, 0 where it is not packed.
+    public static func packedBytes(_ dtype: DType, rows: Int, cols: Int) -> Int {
+        let code = dtype.kernelCode
+        guard sq_pack16_preferred(code, Int64(rows), Int64(cols)) != 0 else { return 0 }
+        return Int(sq_pack16_bytes(code, Int64(rows), Int64(cols)))
     }
 
     /// `packed` without the CPU check (tests run the packed kernels on every ISA).
@@ -308,6 +315,7 @@ public enum Kernels {
                                             n: Int, ldy: Int? = nil, pool: ThreadPool = .shared) {
         let rows = w.rows, cols = w.cols, stride = ldy ?? rows
         if n <= 0 || rows <= 0 { return }
+        precondition(!w.isPackedOnly, "\(w.name): only a packed copy exists (use matmul)")
         precondition(cols % w.dtype.blockSize == 0, "\(w.name): \(w.dtype) rows of \(cols) are not whole blocks")
         let code = w.dtype.kernelCode
         let data = w.data

@@ -7,7 +7,7 @@ public enum Reference {
     public static func matmul(_ w: TensorView, _ x: [Float], n: Int) -> [Float] {
         let rows = w.rows, cols = w.cols
         precondition(x.count == n * cols, "x has \(x.count) values, expected \(n) x \(cols)")
-        let wf = w.dtype.isQuantized ? dequantize(w.dtype, w.data, count: w.count) : w.toFloats()
+        let wf = w.dtype.isQuantized && !w.isPackedOnly ? dequantize(w.dtype, w.data, count: w.count) : w.toFloats()
         var y = [Float](repeating: 0, count: n * rows)
         for t in 0..<n {
             for r in 0..<rows {

@@ -32,6 +32,10 @@ public struct TensorView: @unchecked Sendable {
         return v
     }
 
+    /// Whether the packed copy is the only copy of these weights (a matrix quantized at load straight into
+    /// its packed layout): `data` then points into it, and row reads go through the packed layout.
+    public var isPackedOnly: Bool { packed16 != nil && owner === packed16 }
+
     public var count: Int { shape.reduce(1, *) }
     /// Bytes of storage (whole blocks for quantized dtypes).
     public var byteCount: Int { dtype.byteCount(elements: count) }
@@ -43,6 +47,12 @@ public struct TensorView: @unchecked Sendable {
     /// Element `i` widened to Float (slow; for tests and one-off reads).
     /// For quantized dtypes the element's whole block is dequantized.
     public func element(_ i: Int) -> Float {
+        if isPackedOnly {
+            return withUnsafeTemporaryAllocation(of: Float.self, capacity: cols) { out in
+                row(i / cols, into: out.baseAddress.unsafelyUnwrapped)
+                return out[i % cols]
+            }
+        }
         switch dtype {
         case .f32: return data.load(fromByteOffset: i * 4, as: Float.self)
         case .f16: return Half.f16ToFloat(data.load(fromByteOffset: i * 2, as: UInt16.self))
@@ -62,7 +72,13 @@ public struct TensorView: @unchecked Sendable {
         if !dtype.isQuantized { return (0..<count).map(element) }
         let n = count
         return [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
-            if let p = buffer.baseAddress, n > 0 { sq_convert_row(dtype.kernelCode, data, p, Int64(n)) }
+            if let p = buffer.baseAddress, n > 0 {
+                if isPackedOnly {
+                    for r in 0..<rows { row(r, into: p + r * cols) }
+                } else {
+                    sq_convert_row(dtype.kernelCode, data, p, Int64(n))
+                }
+            }
             initialized = n
         }
     }
@@ -71,6 +87,10 @@ public struct TensorView: @unchecked Sendable {
     public func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
         let n = cols
         let base = r * n
+        if let p = packed16, isPackedOnly {
+            sq_pack16_row(dtype.kernelCode, p.raw, Int64(n), Int64(r), out)
+            return
+        }
         switch dtype {
         case .f32:
             out.update(from: data.advanced(by: base * 4).assumingMemoryBound(to: Float.self), count: n)

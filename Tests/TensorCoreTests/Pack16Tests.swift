@@ -131,6 +131,46 @@ final class Pack16Tests: XCTestCase {
         }
     }
 
+    /// Quantizing at load straight into place (`Quantizer.quantize(_:to:into:packed:)`, what `--quant` does)
+    /// writes what `Quantizer.quantize` writes, rows laid out as they are or packed as `Kernels.packedCopy`
+    /// packs them, over several 8 MB source slices (10944 bf16 rows of 768: slices of 5456 rows, the third partial),
+    /// and hands every source byte to `release` once, in order.
+    func testQuantizedStraightIntoPlaceOverSeveralSlices() {
+        var rng = SeededRandom(seed: 41)
+        let rows = 10944, cols = 768
+        let source = OwnedBuffer.tensor(name: "w", shape: [rows, cols], values: rng.normals(rows * cols, scale: 0.05), dtype: .bf16)
+        for dtype in [DType.q8_0, .q4_0, .q4_K] {
+            let first = Quantizer.quantize(source, to: dtype)
+            let packable = Kernels.packedBytes(dtype, rows: rows, cols: cols) > 0
+            for packed in packable ? [false, true] : [false] {
+                let bytes = packed ? Kernels.packedBytes(dtype, rows: rows, cols: cols) : first.byteCount
+                let out = OwnedBuffer(byteCount: bytes, zeroed: false)
+                var released: [(Int, Int)] = []
+                Quantizer.quantize(source, to: dtype, into: out.raw, packed: packed) { p, n in
+                    released.append((p - source.data, n))
+                }
+                XCTAssertGreaterThanOrEqual(released.count, 3, "\(dtype): several slices")
+                XCTAssertEqual(released.first?.0, 0)
+                for (a, b) in zip(released, released.dropFirst()) { XCTAssertEqual(a.0 + a.1, b.0, "\(dtype): slices in order") }
+                XCTAssertEqual(released.last.map { $0.0 + $0.1 }, source.byteCount, "\(dtype): every source byte released")
+                if packed {
+                    let reference = Kernels.packedCopy(first).packed16!
+                    XCTAssertEqual(memcmp(out.raw, reference.raw, bytes), 0, "\(dtype): packed as packedCopy packs")
+                    let view = TensorView(name: "w", dtype: dtype, shape: [rows, cols], data: UnsafeRawPointer(out.raw), owner: out).withPacked16(out)
+                    XCTAssertTrue(view.isPackedOnly)
+                    var row = [Float](repeating: 0, count: cols), expected = row
+                    for r in [0, 17, 5455, 5456, 10943] {
+                        view.row(r, into: &row)
+                        first.row(r, into: &expected)
+                        XCTAssertEqual(row, expected, "\(dtype) row \(r) read back from the packed-only view")
+                    }
+                } else {
+                    XCTAssertEqual(memcmp(out.raw, first.data, bytes), 0, "\(dtype): the bytes Quantizer.quantize writes")
+                }
+            }
+        }
+    }
+
     func testWhatCanBePacked() {
         var rng = SeededRandom(seed: 7)
         XCTAssertEqual(Kernels.packed(QuantMatmulTests.randomBlocks(.q4_0, rows: 24, cols: 64, rng: &rng)).packed16 == nil, true,
