@@ -75,7 +75,8 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     private(set) var finalNorm: TensorView      // [hidden]
     private(set) var lmHead: TensorView  // [vocab, hidden]
     let rotary: Rotary
-    /// Largest number of tokens one forward pass processes; longer prompts are prefilled in chunks.
+    /// Largest number of tokens (or embedding rows) one forward pass processes; longer prompts are prefilled
+    /// in chunks.
     public var maxChunk = 512
     /// Rows per block of the MLP within a pass: enough for the matmul kernels to reuse each weight block
     /// across many rows (a 512-token prefill is no slower than with whole-chunk MLPs; measured slightly
@@ -313,9 +314,18 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
     public func forward(embeddings: UnsafePointer<Float>, count n: Int, positions: PositionIDs, entries: [Int],
                         cache: KVCache, logits: UnsafeMutablePointer<Float>?) throws {
         precondition(entries.count == n)
-        let ws = workspace(for: cache, rows: n)
-        ws.x.update(from: embeddings, count: n * config.hiddenSize)
-        try run(ws: ws, n: n, positions: positions, cache: cache, entries: entries[...], logits: logits)
+        // In chunks of `maxChunk` rows like a token prompt: an image's thousands of embeddings would
+        // otherwise size the workspace (several [n, hidden] buffers) to all of them at once.
+        let h = config.hiddenSize
+        var start = 0
+        while start < n {
+            let end = min(n, start + maxChunk), m = end - start
+            let ws = workspace(for: cache, rows: m)
+            ws.x.update(from: embeddings + start * h, count: m * h)
+            try run(ws: ws, n: m, positions: positions.slice(start..<end), cache: cache, entries: entries[start..<end],
+                    logits: end == n ? logits : nil)
+            start = end
+        }
     }
 
     private func workspace(for cache: KVCache, rows: Int) -> Workspace {

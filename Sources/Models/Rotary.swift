@@ -15,6 +15,14 @@ public enum PositionIDs: Sendable, Equatable {
         }
     }
 
+    /// The positions of tokens `range` (a prompt prefilled in chunks).
+    public func slice(_ range: Range<Int>) -> PositionIDs {
+        switch self {
+        case let .sequential(start): .sequential(start: start + range.lowerBound)
+        case let .multimodal(t, h, w): .multimodal(t: Array(t[range]), h: Array(h[range]), w: Array(w[range]))
+        }
+    }
+
     /// The 1-D position of token `j` (M-RoPE models use the temporal one for the cache index only).
     func component(_ c: Int, token j: Int) -> Int {
         switch self {

@@ -72,13 +72,17 @@ final class VisionLanguageTests: XCTestCase {
         }
     }
 
+    /// (Prompts are prefilled whole and in chunks of 7 rows.)
     func testPromptIdsPositionsLogitsAndGreedyContinuation() throws {
         for name in Self.models {
             let dir = vl.appendingPathComponent(name)
             let model = try LoadedModel(directory: dir)
             let vision = try XCTUnwrap(model.vision)
-            for c in try reference(name)["cases"] as! [[String: Any]] {
-                let label = "\(name) \(c["name"]!)"
+            // Also in prefill chunks of 7 rows: the image's embeddings then span several passes, each with
+            // its slice of the M-RoPE positions.
+            for (c, chunk) in try (reference(name)["cases"] as! [[String: Any]]).flatMap({ c in [(c, 512), (c, 7)] }) {
+                let label = "\(name) \(c["name"]!) in chunks of \(chunk)"
+                try XCTUnwrap(model.language as? DecoderModel).maxChunk = chunk
                 let ids = c["input_ids"] as! [Int]
                 let paths = c["image_paths"] as? [String] ?? []
                 let images = try paths.map { try prepare(model, $0) }
