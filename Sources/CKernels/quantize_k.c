@@ -110,23 +110,145 @@ static float sq_make_qkx2_quants(int n, int nmax, const float *x, const float *w
     return scale;
 }
 
+// sq_make_qkx2_quants for the 8 sub-blocks of a super-block at once, one per vector lane (GCC vector
+// extensions): every lane runs the scalar function's operations in its order (the same sums in the same
+// sequence, the same divisions, the same comparisons as lane masks), so each lane's result is the scalar
+// one bit for bit; only the 8 searches share instructions. x and weights are 256 values (sub-block j at
+// 32 * j); writes L[256] and the 8 scales and (negated) minimums. n = 32, nmax = 15.
+typedef float sq_v8f __attribute__((vector_size(32)));
+typedef int32_t sq_v8i __attribute__((vector_size(32)));
+
+// Lane selects and levels as macros: vector-typed function arguments would change the ABI on baseline x86-64.
+#define SQ_V8_SEL(m, a, b) ((sq_v8f)(((sq_v8i)(a) & (m)) | ((sq_v8i)(b) & ~(m))))
+#define SQ_V8_SELI(m, a, b) (((a) & (m)) | ((b) & ~(m)))
+// sq_clampi(sq_nearest_int(f), 0, 15) per lane, into l.
+#define SQ_V8_LEVELS(l, f)                                                  \
+    do {                                                                    \
+        const sq_v8f v_ = (f) + 12582912.f;                                 \
+        sq_v8i l_ = ((sq_v8i)v_ & 0x007fffff) - 0x00400000;                 \
+        l_ = SQ_V8_SELI(l_ < 0, (sq_v8i){0}, l_);                           \
+        (l) = SQ_V8_SELI(l_ > 15, (sq_v8i){0} + 15, l_);                    \
+    } while (0)
+
+static inline __attribute__((always_inline)) void sq_make_qkx2_quants_x8_body(
+    const float *x, const float *weights, uint8_t *L, float *the_min, float *scales, float rmin, float rdelta, int nstep) {
+    const int nmax = 15;
+    const sq_v8f zero = {0};
+    sq_v8f xt[32], wt[32];
+    for (int i = 0; i < 32; i++)
+        for (int j = 0; j < 8; j++) {
+            xt[i][j] = x[32 * j + i];
+            wt[i][j] = weights[32 * j + i];
+        }
+    sq_v8f min = xt[0], max = xt[0];
+    sq_v8f sum_w = wt[0];
+    sq_v8f sum_x = sum_w * xt[0];
+    for (int i = 1; i < 32; ++i) {
+        min = SQ_V8_SEL(xt[i] < min, xt[i], min);
+        max = SQ_V8_SEL(xt[i] > max, xt[i], max);
+        sum_w += wt[i];
+        sum_x += wt[i] * xt[i];
+    }
+    min = SQ_V8_SEL(min > 0, zero, min);
+    // Lanes with max == min return at once in the scalar function (levels 0, scale 0, -min): their other
+    // lanes' arithmetic below is discarded at the end.
+    const sq_v8i flat = max == min;
+    const sq_v8f flat_min = min;
+    sq_v8f iscale = nmax / (max - min);
+    sq_v8f scale = 1 / iscale;
+    sq_v8f best_error = zero;
+    sq_v8i Lt[32], La[32];
+    for (int i = 0; i < 32; ++i) {
+        SQ_V8_LEVELS(Lt[i], iscale * (xt[i] - min));
+        sq_v8f diff = scale * __builtin_convertvector(Lt[i], sq_v8f) + min - xt[i];
+        diff = diff * diff;
+        best_error += wt[i] * diff;
+    }
+    for (int is = 0; is <= nstep; ++is) {
+        iscale = (rmin + rdelta * is + nmax) / (max - min);
+        sq_v8f sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < 32; ++i) {
+            SQ_V8_LEVELS(La[i], iscale * (xt[i] - min));
+            const sq_v8f l = __builtin_convertvector(La[i], sq_v8f), wl = wt[i] * l;
+            sum_l += wl;
+            sum_l2 += wl * l;
+            sum_xl += wl * xt[i];
+        }
+        const sq_v8f D = sum_w * sum_l2 - sum_l * sum_l;
+        const sq_v8i ok = D > 0;
+        if (!(ok[0] | ok[1] | ok[2] | ok[3] | ok[4] | ok[5] | ok[6] | ok[7])) continue;
+        sq_v8f this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+        sq_v8f this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        const sq_v8i positive = this_min > 0;
+        this_min = SQ_V8_SEL(positive, zero, this_min);
+        this_scale = SQ_V8_SEL(positive, sum_xl / sum_l2, this_scale);
+        sq_v8f cur_error = zero;
+        for (int i = 0; i < 32; ++i) {
+            sq_v8f diff = this_scale * __builtin_convertvector(La[i], sq_v8f) + this_min - xt[i];
+            diff = diff * diff;
+            cur_error += wt[i] * diff;
+        }
+        const sq_v8i better = ok & (cur_error < best_error);
+        for (int i = 0; i < 32; ++i) Lt[i] = SQ_V8_SELI(better, La[i], Lt[i]);
+        best_error = SQ_V8_SEL(better, cur_error, best_error);
+        scale = SQ_V8_SEL(better, this_scale, scale);
+        min = SQ_V8_SEL(better, this_min, min);
+    }
+    scale = SQ_V8_SEL(flat, zero, scale);
+    min = SQ_V8_SEL(flat, flat_min, min);
+    for (int j = 0; j < 8; j++) {
+        scales[j] = scale[j];
+        the_min[j] = -min[j];
+        for (int i = 0; i < 32; i++) L[32 * j + i] = flat[j] ? 0 : (uint8_t)Lt[i][j];
+    }
+}
+
+// The body built twice: for the baseline ISA, and for AVX2 where the CPU has it (8 lanes in one register
+// instead of two). Not with FMA: "avx2" does not enable it, so nothing can be fused.
+static void sq_make_qkx2_quants_x8(const float *x, const float *weights, uint8_t *L, float *the_min, float *scales,
+                                   float rmin, float rdelta, int nstep) {
+    sq_make_qkx2_quants_x8_body(x, weights, L, the_min, scales, rmin, rdelta, nstep);
+}
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void sq_make_qkx2_quants_x8_avx2(const float *x, const float *weights, uint8_t *L,
+                                                                         float *the_min, float *scales, float rmin,
+                                                                         float rdelta, int nstep) {
+    sq_make_qkx2_quants_x8_body(x, weights, L, the_min, scales, rmin, rdelta, nstep);
+}
+#endif
+
 // Block layout (ggml-common.h block_q4_K): f16 d, f16 dmin, 12 bytes of packed 6-bit scales and mins
 // for the 8 sub-blocks of 32, then 128 bytes of nibbles (sub-blocks 2k and 2k+1 share 32 bytes: low and
 // high nibble).
-void sq_quantize_row_q4_K(const float *x, void *out, int64_t n) {
+// The row quantizer: `lanes` 2 takes the 8-lane search on the best ISA the CPU has (sq_quantize_row_q4_K),
+// 1 the 8-lane search built for the baseline ISA, 0 the scalar search, the reference twin
+// (sq_quantize_row_q4_K_ref); all write the same bytes.
+static void sq_quantize_row_q4_K_impl(const float *x, void *out, int64_t n, int lanes) {
     uint8_t *dst = (uint8_t *)out;
     uint8_t L[256], Laux[32];
-    float weights[32], mins[8], scales[8];
+    float weights[256], mins[8], scales[8];
     for (int64_t b = 0; b < n / 256; b++, x += 256, dst += 144) {
         uint8_t *sc = dst + 4, *qs = dst + 16;
-        float max_scale = 0, max_min = 0;
         for (int j = 0; j < 8; ++j) {
             // Weights favour large-magnitude values: rms of the sub-block plus |x|.
             float sum_x2 = 0;
             for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
             float av_x = sqrtf(sum_x2 / 32);
-            for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-            scales[j] = sq_make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
+            for (int l = 0; l < 32; ++l) weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+        }
+        if (lanes) {
+#if defined(__x86_64__)
+            if (lanes == 2 && __builtin_cpu_supports("avx2"))
+                sq_make_qkx2_quants_x8_avx2(x, weights, L, mins, scales, -1.f, 0.1f, 20);
+            else
+#endif
+                sq_make_qkx2_quants_x8(x, weights, L, mins, scales, -1.f, 0.1f, 20);
+        } else {
+            for (int j = 0; j < 8; ++j)
+                scales[j] = sq_make_qkx2_quants(32, 15, x + 32 * j, weights + 32 * j, L + 32 * j, &mins[j], Laux, -1.f, 0.1f, 20);
+        }
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 8; ++j) {
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }
@@ -173,3 +295,7 @@ void sq_quantize_row_q4_K(const float *x, void *out, int64_t n) {
         }
     }
 }
+
+void sq_quantize_row_q4_K(const float *x, void *out, int64_t n) { sq_quantize_row_q4_K_impl(x, out, n, 2); }
+void sq_quantize_row_q4_K_ref(const float *x, void *out, int64_t n) { sq_quantize_row_q4_K_impl(x, out, n, 0); }
+void sq_quantize_row_q4_K_baseline(const float *x, void *out, int64_t n) { sq_quantize_row_q4_K_impl(x, out, n, 1); }

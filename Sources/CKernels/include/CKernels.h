@@ -166,8 +166,13 @@ void sq_cpu_relax(void);
 // f32 -> Q8_0 / Q4_0 rows (n a multiple of 32), byte-identical to gguf-py's quantize.
 void sq_quantize_row_q8_0(const float *x, void *out, int64_t n);
 void sq_quantize_row_q4_0(const float *x, void *out, int64_t n);
-// f32 -> Q4_K rows (n a multiple of 256), llama.cpp's quantize_row_q4_K_ref.
+// f32 -> Q4_K rows (n a multiple of 256), llama.cpp's quantize_row_q4_K_ref: the 8 sub-blocks of a
+// super-block searched together in vector lanes (AVX2 where the CPU has it), and its scalar reference
+// twin (the same bytes).
 void sq_quantize_row_q4_K(const float *x, void *out, int64_t n);
+void sq_quantize_row_q4_K_ref(const float *x, void *out, int64_t n);
+// The 8-lane search built for the baseline ISA only (what CPUs without AVX2 run), for tests.
+void sq_quantize_row_q4_K_baseline(const float *x, void *out, int64_t n);
 
 /// Hands the allocator's free pages back to the system (glibc `malloc_trim(0)`; a no-op elsewhere), e.g.
 /// after loading a model, whose temporary tables would otherwise stay counted in the resident set.
