@@ -6,7 +6,7 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a Hugging Face safetensors model (Qwen2, Llama, Qwen2-VL) to a GGUF file (and mmproj) llama.cpp loads.",
         discussion: "Tensor names, metadata and tokenizer are those llama.cpp's convert_hf_to_gguf.py writes; norms, biases "
-            + "and other 1-D tensors stay F32. q4_0/q4_k keep the output projection at q8_0, and q4_k matrices whose rows "
+            + "and other 1-D tensors stay F32. q4_0/q4_k keep the output projection (a tied embedding included) at q8_0, and q4_k matrices whose rows "
             + "are not whole 256-element blocks use q8_0.")
 
     @Option(help: "Model directory (config.json, *.safetensors, tokenizer.json) or a Hugging Face repo id in the local cache.")

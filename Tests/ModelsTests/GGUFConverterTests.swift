@@ -268,6 +268,13 @@ final class GGUFConverterTests: XCTestCase {
         XCTAssertEqual(t4["output.weight"], "Q8_0")
         XCTAssertEqual(t4["blk.0.attn_k.weight"], "Q4_0")
         XCTAssertEqual(t4["rope_freqs.weight"], "F32")
+        XCTAssertEqual(t4["token_embd.weight"], "Q4_0", "untied: the embedding takes the requested type")
+        // Tied (no output.weight): the embedding is the output projection, kept at Q8_0 under 4-bit types.
+        let tied = try GGUFConverter.convert(directory: Fixtures.url("models/qwen2-v4"), type: .q4_0)
+        let tt = Dictionary(uniqueKeysWithValues: zip(tied.tensorNames, tied.tensorTypes))
+        XCTAssertNil(tt["output.weight"])
+        XCTAssertEqual(tt["token_embd.weight"], "Q8_0")
+        XCTAssertEqual(tt["blk.0.attn_k.weight"], "Q4_0")
     }
 
     func testUnsupportedInputsAreClearErrors() throws {

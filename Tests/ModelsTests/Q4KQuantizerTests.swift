@@ -45,5 +45,11 @@ final class Q4KQuantizerTests: XCTestCase {
         let big = OwnedBuffer.tensor(name: "model.layers.0.mlp.up_proj.weight", shape: [2, 256], values: Array(repeating: 0.5, count: 512))
         XCTAssertEqual(Quantization.target(for: big.name, view: big, requested: .q4_K), .q4_K)
         XCTAssertEqual(Quantization.target(for: "lm_head.weight", view: big, requested: .q4_K), .q8_0)
+        XCTAssertEqual(Quantization.target(for: "language_model.lm_head.weight", view: big, requested: .q4_K), .q8_0)
+        // A tied embedding is the output projection: Q8_0 too; untied, it takes the requested type.
+        let embedding = "model.embed_tokens.weight"
+        XCTAssertEqual(Quantization.target(for: embedding, view: big, requested: .q4_K, outputIsEmbedding: true), .q8_0)
+        XCTAssertEqual(Quantization.target(for: embedding, view: big, requested: .q4_0, outputIsEmbedding: true), .q8_0)
+        XCTAssertEqual(Quantization.target(for: embedding, view: big, requested: .q4_0), .q4_0)
     }
 }

@@ -95,6 +95,8 @@ final class QuantizationTests: XCTestCase {
             let packed = try DecoderModel(config: config, weights: planned)
             let all = matrices(packed)
             XCTAssertEqual(all.map(\.dtype), matrices(first).map(\.dtype), "\(dtype): the same types")
+            XCTAssertEqual(packed.lmHead.dtype, .q8_0, "\(dtype): the tied embedding is the output projection, kept at Q8_0")
+            XCTAssertEqual(packed.layers[0].q.dtype, dtype)
             let quantized = all.filter { planned.quantizeAtLoad[$0.name] != nil }
             XCTAssertFalse(quantized.isEmpty)
             for w in quantized {

@@ -113,6 +113,7 @@ public enum GGUFConverter {
             try w.add(OwnedBuffer.tensor(name: "rope_freqs.weight", shape: [factors.count], values: factors))
         }
         let store = try WeightStore(directory: directory)
+        let tied = try !store.names.contains { try GGUFTensorNames.map($0, path: directory.path) == "output.weight" }
         for name in store.names.sorted(by: tensorOrder) {
             guard let ggufName = try GGUFTensorNames.map(name, path: directory.path) else { continue }
             let view = try store.tensor(name)
@@ -122,7 +123,7 @@ public enum GGUFConverter {
                 // Checked now, so a bad shape is reported before anything is written.
                 _ = try permuteRows(view, heads: groups, path: directory.path, dryRun: true)
             }
-            let target = GGUFTensorEncoder.storedType(name: ggufName, view: view, requested: type)
+            let target = GGUFTensorEncoder.storedType(name: ggufName, view: view, requested: type, outputIsEmbedding: tied)
             // Converted (and quantized) while the file is written, one tensor at a time.
             try w.add(name: ggufName, shape: view.shape, dtype: target) {
                 var v = view

@@ -8,10 +8,14 @@ import TensorCore
 /// outtypes; for those Squint follows llama-quantize's habit of keeping the output projection at higher
 /// precision (Q8_0 here) and gives Q4_K rows that are not whole 256-blocks Q8_0.
 enum GGUFTensorEncoder {
-    static func storedType(name: String, view: TensorView, requested: DType) -> DType {
+    /// `outputIsEmbedding`: the model has no `output.weight` (tied), so `token_embd.weight` is the output
+    /// projection and is kept at Q8_0 under the 4-bit types like `output.weight` (llama.cpp's quantize
+    /// treats it as the output too).
+    static func storedType(name: String, view: TensorView, requested: DType, outputIsEmbedding: Bool = false) -> DType {
         if view.shape.count <= 1 || name.hasSuffix("_norm.weight") || !name.hasSuffix(".weight") { return .f32 }
         var t = requested
-        if name == "output.weight" && (t == .q4_0 || t == .q4_K) { t = .q8_0 }
+        let output = name == "output.weight" || (outputIsEmbedding && name == "token_embd.weight")
+        if output && (t == .q4_0 || t == .q4_K) { t = .q8_0 }
         if t == .q4_K && view.cols % DType.q4_K.blockSize != 0 { t = .q8_0 }
         if t.isQuantized && view.cols % t.blockSize != 0 { t = .f16 }
         return t
