@@ -42,6 +42,12 @@ public final class LoadedModel: @unchecked Sendable {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), !isDir.boolValue,
            GGUFFile.hasMagic(path: directory.path) {
+            if options.quantization != nil {
+                // A GGUF's matrices are stored in the types it was made with; quantizing them again at load
+                // is not done (llama-quantize or `squint quantize --type` make a file of another type).
+                throw ModelError.invalidConfigValue(path: directory.path, key: "--quant",
+                    reason: "applies to safetensors checkpoints; a GGUF file keeps the types it was written with (make another with llama-quantize or squint quantize --type)")
+            }
             try self.init(gguf: directory, mmproj: options.mmproj)
         } else {
             if let mmproj = options.mmproj {

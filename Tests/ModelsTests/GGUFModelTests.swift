@@ -227,6 +227,14 @@ final class GGUFModelTests: XCTestCase {
         }
     }
 
+    /// `--quant` with a GGUF file is a clear error, not silently ignored.
+    func testQuantWithAGGUFFileIsAClearError() throws {
+        let url = Self.dir.appendingPathComponent("qwen2-q8_0.gguf")
+        XCTAssertThrowsError(try LoadedModel(directory: url, options: LoadOptions(quantization: .q4_0))) { error in
+            XCTAssertTrue("\(error)".contains("--quant") && "\(error)".contains("safetensors"), "\(error)")
+        }
+    }
+
     func testHandWrittenJSONEscapes() throws {
         let tokens = ["a\u{01}b", "\"", "\\", "\n", "é🦊"]
         let data = try GGUFTokenizer.encodeJSON(["x": [1, 2]], vocab: tokens, merges: ["\" \\"])
