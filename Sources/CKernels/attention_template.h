@@ -12,6 +12,9 @@
 
 #define SQ_KEY_BLOCK 64
 #define SQ_QT 4
+#ifndef SQ_ATT_AHEAD
+#define SQ_ATT_AHEAD 32  // keys
+#endif
 
 typedef struct {
     const float *q[SQ_QT];  // query rows [head_dim]
@@ -22,10 +25,16 @@ typedef struct {
 
 // Scores of the tile's rows against keys [kb, kb + bn) into s[r][j], scaled; keys a row must not see
 // (beyond its causal limit) get -inf.
-SQ_ALWAYS_INLINE void SQ_FN(tile_scores)(const SQ_FN(attn_tile) *t, const float *K, int64_t krs, int64_t hd,
-                                        int64_t kb, int64_t bn, float scale, float s[SQ_QT][SQ_KEY_BLOCK]) {
+SQ_ALWAYS_INLINE void SQ_FN(tile_scores)(const SQ_FN(attn_tile) *t, const float *K, const float *V, int64_t krs,
+                                        int64_t hd, int64_t kb, int64_t bn, float scale, float s[SQ_QT][SQ_KEY_BLOCK]) {
     for (int64_t j = 0; j < bn; j++) {
         const float *k = K + (size_t)(kb + j) * krs;
+        // Decode reads each layer's cache from L3 or memory once per step: K rows SQ_ATT_AHEAD keys ahead
+        // and the block's V rows (used after its scores) are fetched while this key is scored.
+        for (int64_t o = 0; o < hd; o += 16) {
+            __builtin_prefetch(k + SQ_ATT_AHEAD * krs + o);
+            __builtin_prefetch(V + (size_t)(kb + j) * krs + o);
+        }
         vf acc[SQ_QT];
         for (int r = 0; r < SQ_QT; r++) acc[r] = VZERO();
         int64_t d = 0;
@@ -81,7 +90,7 @@ static void SQ_FN(attend_tile)(const SQ_FN(attn_tile) *t, const float *K, const 
     }
     for (int64_t kb = 0; kb < nk_max; kb += SQ_KEY_BLOCK) {
         const int64_t bn = nk_max - kb < SQ_KEY_BLOCK ? nk_max - kb : SQ_KEY_BLOCK;
-        SQ_FN(tile_scores)(t, K, krs, hd, kb, bn, scale, s);
+        SQ_FN(tile_scores)(t, K, V, krs, hd, kb, bn, scale, s);
         for (int r = 0; r < SQ_QT; r++) {
             float bmax = -INFINITY;
             for (int64_t j = 0; j < bn; j++) bmax = s[r][j] > bmax ? s[r][j] : bmax;
@@ -164,3 +173,4 @@ void SQ_FN(sq_attention_stream)(const sq_attention_params *p, int64_t h0, int64_
 
 #undef SQ_KEY_BLOCK
 #undef SQ_QT
+#undef SQ_ATT_AHEAD
