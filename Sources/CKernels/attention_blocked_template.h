@@ -183,8 +183,8 @@ static void SQ_FN(bat_tile_run)(const SQ_FN(bat_tile) *t, const float *Kt, const
     }
 }
 
-// Same contract as sq_attention. Returns 0 when a scratch could not be allocated or head_dim exceeds SQ_BQ_MAX_HD (nothing
-// written; the caller falls back to the streamed kernel).
+// Same contract as sq_attention. Returns 0 when a scratch could not be allocated or head_dim exceeds
+// SQ_BQ_MAX_HD (nothing written; the caller falls back to the streamed kernel).
 int SQ_FN(sq_attention_blocked)(const sq_attention_params *p, int64_t h0, int64_t h1) {
     if (p->kv_heads <= 0 || p->n_heads % p->kv_heads != 0 || p->head_dim <= 0) return 1;
     if (h1 <= h0 || p->nq <= 0) return 1;

@@ -151,13 +151,21 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         embedding = tied ? lmHead : Self.quantized(embedding, targets)
     }
 
-    /// w quantized to its `--quant` target as a heap copy (its source pages in a mapped file dropped), or w
-    /// itself when it has none.
+    /// w quantized to its `--quant` target as a heap copy, or w itself when it has none.
     private static func quantized(_ w: TensorView, _ targets: [String: DType]) -> TensorView {
         guard let t = targets[w.name], w.dtype != t else { return w }
-        let buffer = OwnedBuffer(byteCount: t.byteCount(elements: w.count), zeroed: false)
-        Quantizer.quantize(w, to: t, into: buffer.raw, packed: false) { p, n in (w.owner as? MappedFile)?.release(p, count: n) }
-        return TensorView(name: w.name, dtype: t, shape: w.shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+        return quantize(w, to: t, into: OwnedBuffer(byteCount: t.byteCount(elements: w.count), zeroed: false), packed: false)
+    }
+
+    /// w quantized to t into `buffer`: t's rows, or with `packed` their 16-row packed layout, which is then
+    /// the only copy (`data` points into it). 8 MB of source at a time, each slice's pages dropped when w is
+    /// mapped from a file (`Quantizer.quantize(_:to:into:packed:)`).
+    private static func quantize(_ w: TensorView, to t: DType, into buffer: OwnedBuffer, packed: Bool,
+                                 scratch: OwnedBuffer? = nil) -> TensorView {
+        let file = w.owner as? MappedFile
+        Quantizer.quantize(w, to: t, into: buffer.raw, packed: packed, scratch: scratch) { p, n in file?.release(p, count: n) }
+        let q = TensorView(name: w.name, dtype: t, shape: w.shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
+        return packed ? q.withPacked16(buffer) : q
     }
 
     /// Whether new models copy their mapped matrices into one huge-page arena at load, repacking the
@@ -189,24 +197,23 @@ public final class DecoderModel: LanguageModel, @unchecked Sendable {
         guard total > 0 else { return }
         let arena = PackArena(byteCount: total)
         var moved: [ObjectIdentifier: MappedFile] = [:]  // files some matrix was copied out of
-        var scratch: OwnedBuffer?  // one packing scratch for every matrix quantized here
+        // One packing scratch for every matrix quantized here, sized at once for the largest: a fresh heap
+        // buffer per matrix left a hole behind each (65 MB after Qwen2-0.5B's 169 matrices, in some runs), and
+        // growing it matrix by matrix still left some (peak RSS 1-12 MB above this, measured).
+        var scratch: OwnedBuffer?
         func quantizeAndPack(_ w: TensorView, to t: DType) -> TensorView {
-            let file = w.owner as? MappedFile
-            if let file { moved[ObjectIdentifier(file)] = file }
+            if let file = w.owner as? MappedFile { moved[ObjectIdentifier(file)] = file }
             let packedBytes = Kernels.packedBytes(t, rows: w.rows, cols: w.cols)
             let bytes = packedBytes > 0 ? packedBytes : t.byteCount(elements: w.count)
             let buffer = arena.take(bytes) ?? OwnedBuffer(byteCount: bytes, zeroed: false, hugePages: true)
             if packedBytes > 0, (scratch?.byteCount ?? 0) < Quantizer.scratchBytes(w, to: t) {
-                var most = Quantizer.scratchBytes(lmHead, to: t)
-                for l in layers { for m in DecoderLayer.matrices { most = max(most, Quantizer.scratchBytes(l[keyPath: m], to: t)) } }
-                scratch = OwnedBuffer(byteCount: max(most, Quantizer.scratchBytes(w, to: t)), zeroed: false, hugePages: true)
+                var most = Quantizer.scratchBytes(w, to: t)
+                for m in layers.flatMap({ l in DecoderLayer.matrices.map { l[keyPath: $0] } }) + [lmHead] {
+                    most = max(most, Quantizer.scratchBytes(m, to: targets[m.name] ?? t))
+                }
+                scratch = OwnedBuffer(byteCount: most, zeroed: false, hugePages: true)
             }
-            Quantizer.quantize(w, to: t, into: buffer.raw, packed: packedBytes > 0, scratch: scratch) { p, n in
-                file?.release(p, count: n)
-            }
-            let q = TensorView(name: w.name, dtype: t, shape: w.shape, data: UnsafeRawPointer(buffer.raw), owner: buffer)
-            // Packed: the packed copy is the only one (`data` points into it).
-            return packedBytes > 0 ? q.withPacked16(buffer) : q
+            return Self.quantize(w, to: t, into: buffer, packed: packedBytes > 0, scratch: scratch)
         }
         func pack(_ w: TensorView) -> TensorView {
             if let t = targets[w.name], w.dtype != t { return quantizeAndPack(w, to: t) }

@@ -6,8 +6,8 @@ import TensorCore
 /// quantize does for a GGUF: the attention and MLP projections and the embeddings; norms and biases stay as
 /// they are, and so does the vision tower (its matrices run at prefill, where f16/bf16 are already fast).
 /// The output projection (a tied embedding included) is kept at Q8_0 when Q4_0 or Q4_K is asked for
-/// (llama.cpp keeps it at higher precision too), Q4_K matrices whose rows are not whole 256-element super-blocks become Q8_0, and
-/// matrices whose rows are not whole 32-blocks keep their original type.
+/// (llama.cpp keeps it at higher precision too), Q4_K matrices whose rows are not whole 256-element
+/// super-blocks become Q8_0, and matrices whose rows are not whole 32-blocks keep their original type.
 public enum Quantization {
     public static func parse(_ name: String) throws -> DType {
         switch name.lowercased() {

@@ -22,10 +22,8 @@ public enum Quantizer {
     /// `packed` the 16-row packed layout `Kernels.packed` would make of them (`Kernels.packedBytes(dtype,
     /// rows:cols:)` bytes; this CPU must pack the type). The rows go in slices of about 8 MB of source, each
     /// handed to `release` once read (a mapped file drops those pages), and packed slices through one
-    /// slice-sized scratch buffer: no whole quantized copy exists beside the output. `scratch` (at least
-    /// `scratchBytes` bytes) is that buffer when a caller quantizes many matrices: one buffer for all of
-    /// them, where a fresh heap buffer per matrix would leave a hole behind each (measured: 65 MB of freed
-    /// heap after packing Qwen2-0.5B's 169 matrices, in some runs).
+    /// slice-sized scratch buffer: no whole quantized copy exists beside the output. `scratch` (used when it
+    /// has `scratchBytes` bytes) lets a caller quantizing many matrices reuse one buffer for all of them.
     public static func quantize(_ view: TensorView, to dtype: DType, into out: UnsafeMutableRawPointer, packed: Bool,
                                 scratch given: OwnedBuffer? = nil, pool: ThreadPool = .shared,
                                 release: (UnsafeRawPointer, Int) -> Void = { _, _ in }) {

@@ -75,10 +75,10 @@ void sq_quantize_act(const float *X, int64_t n, int64_t cols, void *buf, int64_t
 void sq_matmul_q8act(int dtype, const void *W, const void *act, float *Y,
                      int64_t n, int64_t cols, int64_t ldy, int64_t r0, int64_t r1);
 
-/// Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K weights repacked 16 rows at a time (layouts in pack16.c) for the AVX-512 VNNI
-/// matvec. Supported: those dtypes, rows a multiple of 16, cols of whole blocks (32; K-quants 256); preferred:
-/// also the AVX-512 kernel level
-/// in use (sq_get_isa: SQUINT_ISA=avx2 keeps the row-major layout and its kernels).
+/// Q8_0 / Q4_0 / Q5_0 / Q4_K / Q5_K / Q6_K weights repacked 16 rows at a time (layouts in pack16.c) for the
+/// AVX-512 VNNI matvec. Supported: those dtypes, rows a multiple of 16, cols of whole blocks (32; K-quants
+/// 256); preferred: also the AVX-512 kernel level in use (sq_get_isa: SQUINT_ISA=avx2 keeps the row-major
+/// layout and its kernels).
 int sq_pack16_supported(int dtype, int64_t rows, int64_t cols);
 int sq_pack16_preferred(int dtype, int64_t rows, int64_t cols);
 /// Bytes of the packed copy (equal to the original's), and groups [g0, g1) of 16 rows packed into P.
